@@ -1,0 +1,135 @@
+//! Exporters: the tail of every pipeline, delivering batches to a destination.
+//!
+//! Each exporter runs as one task that owns its input queue. It batches by size and age, encodes
+//! once, sends with the retry rules of its protocol, and counts every record as accepted,
+//! rejected or dropped in its [`ComponentStats`].
+
+pub mod file;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Problem;
+use crate::model::{Batch, Signal};
+use crate::pipeline::stats::ComponentStats;
+
+/// A future that runs an exporter to completion.
+pub type ExporterTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Tells long-running work that the shutdown deadline has passed.
+#[derive(Clone, Debug)]
+pub struct StopSignal(watch::Receiver<bool>);
+
+impl StopSignal {
+    /// A signal and the sender that triggers it.
+    pub fn new() -> (watch::Sender<bool>, StopSignal) {
+        let (tx, rx) = watch::channel(false);
+        (tx, StopSignal(rx))
+    }
+
+    /// A signal that never fires, for tests and one-shot tools.
+    pub fn never() -> StopSignal {
+        let (tx, rx) = watch::channel(false);
+        // Keep the sender alive forever so that `triggered` never resolves.
+        std::mem::forget(tx);
+        StopSignal(rx)
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the deadline has passed (or the sender is gone).
+    pub async fn triggered(&mut self) {
+        while !*self.0.borrow_and_update() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// What an exporter's task receives.
+pub struct ExporterInput {
+    /// Batches from every pipeline that names this exporter; closed when they all end.
+    pub rx: mpsc::Receiver<Batch>,
+    /// The exporter's counters.
+    pub stats: Arc<ComponentStats>,
+    /// Fires when the shutdown deadline passes: stop retrying, count what is left as dropped.
+    pub stop: StopSignal,
+}
+
+/// A built exporter, ready to run.
+pub trait Exporter: Send + 'static {
+    /// Runs until the input closes and everything pending is delivered or dropped.
+    fn run(self: Box<Self>, input: ExporterInput) -> ExporterTask;
+}
+
+/// The `[exporters.*]` tables, by `type`.
+#[derive(Clone, Debug)]
+pub enum ExporterConfig {
+    /// `type = "file"`: a file, in the signal's text or NDJSON.
+    File(file::FileConfig),
+    /// `type = "stdout"`: standard output, in the signal's text or NDJSON.
+    Stdout(file::StdoutConfig),
+}
+
+impl ExporterConfig {
+    /// Every `type` value, for error messages.
+    pub const TYPES: &'static [&'static str] = &["file", "stdout"];
+
+    /// Deserializes the table of `type = type_name` (the `type` key already removed).
+    pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        Some(match type_name {
+            "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
+            "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
+            _ => return None,
+        })
+    }
+
+    /// The `type` value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ExporterConfig::File(_) => "file",
+            ExporterConfig::Stdout(_) => "stdout",
+        }
+    }
+
+    /// The signals the exporter accepts.
+    pub fn signals(&self) -> &'static [Signal] {
+        match self {
+            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs],
+        }
+    }
+
+    /// Capacity of the exporter's input queue, in batches.
+    pub fn queue_capacity(&self) -> usize {
+        match self {
+            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => 256,
+        }
+    }
+
+    /// Problems found without building.
+    pub fn validate(&self) -> Vec<Problem> {
+        match self {
+            ExporterConfig::File(config) => config.validate(),
+            ExporterConfig::Stdout(_) => Vec::new(),
+        }
+    }
+
+    /// Builds the exporter.
+    pub fn build(&self) -> Result<Box<dyn Exporter>, String> {
+        match self {
+            ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The pipeline runtime: sources → processors → fan-out → exporters.
+
+pub mod stats;
