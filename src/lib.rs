@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod exporters;
+pub mod processors;
 pub mod model;
 pub mod pipeline;
 pub mod random;

@@ -1,0 +1,70 @@
+//! Processors: transformations between sources and exporters.
+//!
+//! A processor runs inside its pipeline's task, one batch at a time, and may emit zero, one or
+//! several batches for each batch it receives (fan-out to tenants, sampling, injection).
+
+pub mod tag_tenant;
+
+use serde::Deserialize;
+
+use crate::config::Problem;
+use crate::model::Batch;
+
+/// A running processor.
+pub trait Processor: Send + 'static {
+    /// Transforms `batch`, pushing the results onto `out`.
+    fn process(&mut self, batch: Batch, out: &mut Vec<Batch>);
+}
+
+/// The `[processors.*]` tables, by `type`.
+#[derive(Clone, Debug)]
+pub enum ProcessorConfig {
+    /// `type = "tag_tenant"`: assign, override or fan out tenants.
+    TagTenant(tag_tenant::TagTenantConfig),
+}
+
+impl ProcessorConfig {
+    /// Every `type` value, for error messages.
+    pub const TYPES: &'static [&'static str] = &["tag_tenant"];
+
+    /// Deserializes the table of `type = type_name` (the `type` key already removed).
+    pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
+    where
+        D: serde::Deserializer<'de>,
+    {
+        match type_name {
+            "tag_tenant" => {
+                Some(tag_tenant::TagTenantConfig::deserialize(deserializer).map(Self::TagTenant))
+            }
+            _ => None,
+        }
+    }
+
+    /// The `type` value.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ProcessorConfig::TagTenant(_) => "tag_tenant",
+        }
+    }
+
+    /// Tenant ids the processor names, checked against `[tenants]`.
+    pub fn tenants(&self) -> Vec<&String> {
+        match self {
+            ProcessorConfig::TagTenant(config) => config.named_tenants(),
+        }
+    }
+
+    /// Problems found without building.
+    pub fn validate(&self) -> Vec<Problem> {
+        match self {
+            ProcessorConfig::TagTenant(config) => config.validate(),
+        }
+    }
+
+    /// Builds the running processor.
+    pub fn build(&self) -> Result<Box<dyn Processor>, String> {
+        match self {
+            ProcessorConfig::TagTenant(config) => Ok(Box::new(config.build()?)),
+        }
+    }
+}
