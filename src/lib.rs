@@ -4,10 +4,14 @@
 //! virtual clock, [`processors`] transform them, [`exporters`] deliver them, and [`pipeline`]
 //! wires those together as the [`config`] says. [`admin`] serves the HTTP API.
 
+pub mod admin;
 pub mod config;
+pub mod daemon;
 pub mod exporters;
-pub mod processors;
+pub mod generate;
 pub mod model;
 pub mod pipeline;
+pub mod processors;
 pub mod random;
 pub mod sources;
+pub mod telemetry;

@@ -214,7 +214,11 @@ impl WeightedIndex {
         let mut small: Vec<usize> = Vec::new();
         let mut large: Vec<usize> = Vec::new();
         for (i, p) in scaled.iter().enumerate() {
-            if *p < 1.0 { small.push(i) } else { large.push(i) }
+            if *p < 1.0 {
+                small.push(i)
+            } else {
+                large.push(i)
+            }
         }
         while let (Some(s), Some(l)) = (small.pop(), large.last().copied()) {
             probability[s] = scaled[s];
@@ -282,7 +286,10 @@ mod tests {
 
     #[test]
     fn key_parts_are_not_ambiguous() {
-        assert_ne!(Key::new(1).with("ab").with("c"), Key::new(1).with("a").with("bc"));
+        assert_ne!(
+            Key::new(1).with("ab").with("c"),
+            Key::new(1).with("a").with("bc")
+        );
         assert_ne!(Key::new(1).with("a"), Key::new(2).with("a"));
     }
 
@@ -304,7 +311,10 @@ mod tests {
         let weights = zipf_weights(10, 1.5);
         for (count, weight) in counts.iter().zip(weights) {
             let share = *count as f64 / 200_000.0;
-            assert!((share - weight).abs() < 0.01, "share {share} weight {weight}");
+            assert!(
+                (share - weight).abs() < 0.01,
+                "share {share} weight {weight}"
+            );
         }
     }
 

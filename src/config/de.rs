@@ -42,7 +42,9 @@ pub fn byte_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::E
 /// Parses `"1MiB"`, `"512 KB"`, `"4mb"` or a plain number of bytes.
 pub fn parse_byte_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok()?;
     let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {

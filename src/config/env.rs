@@ -75,10 +75,20 @@ pub fn expand(
         rest = &rest[consumed..];
     }
     out.push_str(rest);
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
-fn push_value(out: &mut String, errors: &mut Vec<EnvError>, offset: usize, name: &str, value: &str) {
+fn push_value(
+    out: &mut String,
+    errors: &mut Vec<EnvError>,
+    offset: usize,
+    name: &str,
+    value: &str,
+) {
     if value.contains('\n') {
         errors.push(EnvError {
             offset,
@@ -118,7 +128,10 @@ mod tests {
 
     #[test]
     fn keeps_plain_dollars_and_escapes() {
-        assert_eq!(expand("price = \"$5 $$ ${TOKEN}\"", env).expect("ok"), "price = \"$5 $ s3cret\"");
+        assert_eq!(
+            expand("price = \"$5 $$ ${TOKEN}\"", env).expect("ok"),
+            "price = \"$5 $ s3cret\""
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ pub struct AdminConfig {
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { listen: default_listen(), token: None, max_body_bytes: default_max_body_bytes() }
+        AdminConfig {
+            listen: default_listen(),
+            token: None,
+            max_body_bytes: default_max_body_bytes(),
+        }
     }
 }
 
@@ -90,13 +94,18 @@ fn default_shutdown_timeout() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// How long SIGTERM/SIGINT waits for queues to flush before dropping what is left.
-    #[serde(default = "default_shutdown_timeout", deserialize_with = "de::duration")]
+    #[serde(
+        default = "default_shutdown_timeout",
+        deserialize_with = "de::duration"
+    )]
     pub shutdown_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { shutdown_timeout: default_shutdown_timeout() }
+        RuntimeConfig {
+            shutdown_timeout: default_shutdown_timeout(),
+        }
     }
 }
 
@@ -122,7 +131,10 @@ pub struct TenantConfig {
 
 impl Default for TenantConfig {
     fn default() -> Self {
-        TenantConfig { model: default_model(), scale: default_scale() }
+        TenantConfig {
+            model: default_model(),
+            scale: default_scale(),
+        }
     }
 }
 
@@ -168,32 +180,53 @@ impl Config {
         origin: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let fail = |diagnostics| ConfigError { origin: origin.to_string(), diagnostics };
+        let fail = |diagnostics| ConfigError {
+            origin: origin.to_string(),
+            diagnostics,
+        };
         let expanded = env::expand(text, lookup).map_err(|errors| {
-            fail(errors
-                .into_iter()
-                .map(|e| Diagnostic::at(text, Some(e.offset), None, e.message))
-                .collect())
+            fail(
+                errors
+                    .into_iter()
+                    .map(|e| Diagnostic::at(text, Some(e.offset), None, e.message))
+                    .collect(),
+            )
         })?;
         let (root, syntax_errors) = DeTable::parse_recoverable(&expanded);
         if !syntax_errors.is_empty() {
-            return Err(fail(syntax_errors
-                .iter()
-                .map(|e| {
-                    Diagnostic::at(&expanded, e.span().map(|s| s.start), None, e.message().into())
-                })
-                .collect()));
+            return Err(fail(
+                syntax_errors
+                    .iter()
+                    .map(|e| {
+                        Diagnostic::at(
+                            &expanded,
+                            e.span().map(|s| s.start),
+                            None,
+                            e.message().into(),
+                        )
+                    })
+                    .collect(),
+            ));
         }
-        let mut loader =
-            Loader { text: &expanded, diagnostics: Vec::new(), spans: BTreeMap::new() };
+        let mut loader = Loader {
+            text: &expanded,
+            diagnostics: Vec::new(),
+            spans: BTreeMap::new(),
+            broken: BTreeSet::new(),
+        };
         let config = loader.load(root.into_inner());
         match config {
             Some(mut config) if loader.diagnostics.is_empty() => {
-                config.hash = format!("{:016x}", crate::random::Key::new(0).with(&expanded).value());
+                config.hash = format!(
+                    "{:016x}",
+                    crate::random::Key::new(0).with(&expanded).value()
+                );
                 Ok(config)
             }
             _ => {
-                loader.diagnostics.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
+                loader
+                    .diagnostics
+                    .sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));
                 Err(fail(loader.diagnostics))
             }
         }
@@ -215,7 +248,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     fn plain(message: String) -> Self {
-        Diagnostic { line: None, column: None, path: None, message }
+        Diagnostic {
+            line: None,
+            column: None,
+            path: None,
+            message,
+        }
     }
 
     fn at(text: &str, offset: Option<usize>, path: Option<String>, message: String) -> Self {
@@ -226,7 +264,12 @@ impl Diagnostic {
             }
             None => (None, None),
         };
-        Diagnostic { line, column, path, message }
+        Diagnostic {
+            line,
+            column,
+            path,
+            message,
+        }
     }
 }
 
@@ -279,15 +322,27 @@ struct Loader<'t> {
     diagnostics: Vec<Diagnostic>,
     /// Key offsets of every component and pipeline, by `section.id`.
     spans: BTreeMap<String, KeySpans>,
+    /// Components that exist but could not be parsed (`sources.id`); references to them are
+    /// not reported again as missing.
+    broken: BTreeSet<String>,
 }
 
-const SECTIONS: &[&str] =
-    &["seed", "admin", "runtime", "tenants", "sources", "processors", "exporters", "pipelines"];
+const SECTIONS: &[&str] = &[
+    "seed",
+    "admin",
+    "runtime",
+    "tenants",
+    "sources",
+    "processors",
+    "exporters",
+    "pipelines",
+];
 
 impl<'t> Loader<'t> {
     fn report(&mut self, offset: Option<usize>, path: &str, message: impl Into<String>) {
         let path = (!path.is_empty()).then(|| path.to_string());
-        self.diagnostics.push(Diagnostic::at(self.text, offset, path, message.into()));
+        self.diagnostics
+            .push(Diagnostic::at(self.text, offset, path, message.into()));
     }
 
     fn report_toml(&mut self, path: &str, fallback: usize, error: &toml::de::Error) {
@@ -336,7 +391,10 @@ impl<'t> Loader<'t> {
                 other => self.report(
                     Some(start),
                     other,
-                    format!("unknown key {other:?}, expected one of {}", SECTIONS.join(", ")),
+                    format!(
+                        "unknown key {other:?}, expected one of {}",
+                        SECTIONS.join(", ")
+                    ),
                 ),
             }
         }
@@ -365,7 +423,11 @@ impl<'t> Loader<'t> {
         match value.into_inner() {
             DeValue::Table(table) => Some((start, table)),
             other => {
-                self.report(Some(start), path, format!("expected a table, found {}", other.type_str()));
+                self.report(
+                    Some(start),
+                    path,
+                    format!("expected a table, found {}", other.type_str()),
+                );
                 None
             }
         }
@@ -373,7 +435,9 @@ impl<'t> Loader<'t> {
 
     fn tenants(&mut self, value: Spanned<DeValue<'t>>) -> BTreeMap<String, TenantConfig> {
         let mut tenants = BTreeMap::new();
-        let Some((_, table)) = self.table("tenants", value) else { return tenants };
+        let Some((_, table)) = self.table("tenants", value) else {
+            return tenants;
+        };
         for (key, value) in table {
             let id = key.get_ref().to_string();
             let path = format!("tenants.{id}");
@@ -402,14 +466,19 @@ impl<'t> Loader<'t> {
         parse: impl Fn(&str, ValueDeserializer<'t>) -> Option<Result<C, toml::de::Error>>,
     ) -> BTreeMap<String, C> {
         let mut components = BTreeMap::new();
-        let Some((_, table)) = self.table(section, value) else { return components };
+        let Some((_, table)) = self.table(section, value) else {
+            return components;
+        };
         for (key, value) in table {
             let id = key.get_ref().to_string();
             let path = format!("{section}.{id}");
             if let Err(message) = validate_component_id(&id) {
                 self.report(Some(key.span().start), &path, message);
             }
-            let Some((start, mut table)) = self.table(&path, value) else { continue };
+            self.broken.insert(path.clone());
+            let Some((start, mut table)) = self.table(&path, value) else {
+                continue;
+            };
             let spans = KeySpans::of(&table, start);
             let type_name = match take_type(&mut table) {
                 Some(Ok(type_name)) => type_name,
@@ -427,17 +496,22 @@ impl<'t> Loader<'t> {
                 }
             };
             let end = self.text.len();
-            let deserializer = ValueDeserializer::from(Spanned::new(start..end, DeValue::Table(table)));
+            let deserializer =
+                ValueDeserializer::from(Spanned::new(start..end, DeValue::Table(table)));
             let type_offset = spans.get("type");
             self.spans.insert(path.clone(), spans);
             match parse(&type_name, deserializer) {
                 None => self.report(
                     type_offset,
                     &format!("{path}.type"),
-                    format!("unknown type {type_name:?}, expected one of {}", types.join(", ")),
+                    format!(
+                        "unknown type {type_name:?}, expected one of {}",
+                        types.join(", ")
+                    ),
                 ),
                 Some(Err(error)) => self.report_toml(&path, start, &error),
                 Some(Ok(component)) => {
+                    self.broken.remove(&path);
                     components.insert(id, component);
                 }
             }
@@ -447,7 +521,9 @@ impl<'t> Loader<'t> {
 
     fn pipelines(&mut self, value: Spanned<DeValue<'t>>) -> BTreeMap<String, PipelineConfig> {
         let mut pipelines = BTreeMap::new();
-        let Some((_, table)) = self.table("pipelines", value) else { return pipelines };
+        let Some((_, table)) = self.table("pipelines", value) else {
+            return pipelines;
+        };
         for (key, value) in table {
             let id = key.get_ref().to_string();
             let path = format!("pipelines.{id}");
@@ -460,7 +536,8 @@ impl<'t> Loader<'t> {
                 );
             }
             if let DeValue::Table(table) = value.get_ref() {
-                self.spans.insert(path.clone(), KeySpans::of(table, value.span().start));
+                self.spans
+                    .insert(path.clone(), KeySpans::of(table, value.span().start));
             }
             if let Some(pipeline) = self.typed::<PipelineConfig>(&path, value) {
                 pipelines.insert(id, pipeline);
@@ -477,7 +554,11 @@ impl<'t> Loader<'t> {
 
     fn report_problem(&mut self, path: &str, problem: Problem) {
         let offset = self.offset_of(path, &problem.key);
-        let full = if problem.key.is_empty() { path.to_string() } else { format!("{path}.{}", problem.key) };
+        let full = if problem.key.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}.{}", problem.key)
+        };
         self.report(offset, &full, problem.message);
     }
 
@@ -520,43 +601,76 @@ impl<'t> Loader<'t> {
         let mut problems = Vec::new();
         for (id, pipeline) in &config.pipelines {
             let path = format!("pipelines.{id}");
-            let Some(signal) = Config::pipeline_signal(id) else { continue };
+            let Some(signal) = Config::pipeline_signal(id) else {
+                continue;
+            };
             if pipeline.sources.is_empty() {
-                problems.push((path.clone(), Problem::new("sources", "needs at least one source")));
+                problems.push((
+                    path.clone(),
+                    Problem::new("sources", "needs at least one source"),
+                ));
             }
             if pipeline.exporters.is_empty() {
-                problems.push((path.clone(), Problem::new("exporters", "needs at least one exporter")));
+                problems.push((
+                    path.clone(),
+                    Problem::new("exporters", "needs at least one exporter"),
+                ));
             }
             for source in &pipeline.sources {
                 match config.sources.get(source) {
-                    None => problems.push((path.clone(), missing("sources", source, config.sources.keys()))),
+                    None if self.broken.contains(&format!("sources.{source}")) => {}
+                    None => problems.push((
+                        path.clone(),
+                        missing("sources", source, config.sources.keys()),
+                    )),
                     Some(found) if !found.signals().contains(&signal) => problems.push((
                         path.clone(),
                         Problem::new(
                             "sources",
-                            format!("source {source:?} (type {}) does not emit {signal}", found.type_name()),
+                            format!(
+                                "source {source:?} (type {}) does not emit {signal}",
+                                found.type_name()
+                            ),
                         ),
                     )),
                     Some(_) => {}
                 }
             }
             for processor in &pipeline.processors {
-                if !config.processors.contains_key(processor) {
-                    problems.push((path.clone(), missing("processors", processor, config.processors.keys())));
+                if !config.processors.contains_key(processor)
+                    && !self.broken.contains(&format!("processors.{processor}"))
+                {
+                    problems.push((
+                        path.clone(),
+                        missing("processors", processor, config.processors.keys()),
+                    ));
                 }
             }
             let mut seen = BTreeSet::new();
             for exporter in &pipeline.exporters {
                 if !seen.insert(exporter) {
-                    problems.push((path.clone(), Problem::new("exporters", format!("exporter {exporter:?} is listed twice"))));
+                    problems.push((
+                        path.clone(),
+                        Problem::new(
+                            "exporters",
+                            format!("exporter {exporter:?} is listed twice"),
+                        ),
+                    ));
                 }
                 match config.exporters.get(exporter) {
-                    None => problems.push((path.clone(), missing("exporters", exporter, config.exporters.keys()))),
+                    None if self.broken.contains(&format!("exporters.{exporter}")) => {}
+                    None => problems.push((
+                        path.clone(),
+                        missing("exporters", exporter, config.exporters.keys()),
+                    )),
                     Some(found) if !found.signals().contains(&signal) => problems.push((
                         path.clone(),
                         Problem::new(
                             "exporters",
-                            format!("exporter {exporter:?} (type {}) does not accept {signal}", found.type_name()),
+                            format!(
+                                "exporter {exporter:?} (type {}) does not accept {signal}",
+                                found.type_name()
+                            ),
                         ),
                     )),
                     Some(_) => {}
@@ -571,17 +685,33 @@ impl<'t> Loader<'t> {
 
 fn unknown_tenant(tenant: &str, config: &Config) -> Problem {
     let known: Vec<&str> = config.tenants.keys().map(String::as_str).collect();
-    Problem::new("tenants", format!("unknown tenant {tenant:?} (configured: {})", list_or_none(&known)))
+    Problem::new(
+        "tenants",
+        format!(
+            "unknown tenant {tenant:?} (configured: {})",
+            list_or_none(&known)
+        ),
+    )
 }
 
 fn missing<'a>(key: &str, id: &str, known: impl Iterator<Item = &'a String>) -> Problem {
     let known: Vec<&str> = known.map(String::as_str).collect();
     let kind = key.trim_end_matches('s');
-    Problem::new(key, format!("no {kind} with id {id:?} (defined: {})", list_or_none(&known)))
+    Problem::new(
+        key,
+        format!(
+            "no {kind} with id {id:?} (defined: {})",
+            list_or_none(&known)
+        ),
+    )
 }
 
 fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// Removes and returns the `type` key: `None` when absent, `Err(offset)` when not a string.
@@ -603,14 +733,21 @@ struct KeySpans {
 
 impl KeySpans {
     fn of(table: &Table<'_>, start: usize) -> Self {
-        let mut spans = KeySpans { start, keys: BTreeMap::new() };
+        let mut spans = KeySpans {
+            start,
+            keys: BTreeMap::new(),
+        };
         spans.walk(table, "");
         spans
     }
 
     fn walk(&mut self, table: &Table<'_>, prefix: &str) {
         for (key, value) in table {
-            let path = if prefix.is_empty() { key.get_ref().to_string() } else { format!("{prefix}.{}", key.get_ref()) };
+            let path = if prefix.is_empty() {
+                key.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", key.get_ref())
+            };
             self.keys.insert(path.clone(), key.span().start);
             if let DeValue::Table(inner) = value.get_ref() {
                 self.walk(inner, &path);
@@ -642,11 +779,15 @@ pub fn validate_tenant_id(id: &str) -> Result<(), String> {
 
 fn validate_component_id(id: &str) -> Result<(), String> {
     let valid = !id.is_empty()
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if valid {
         Ok(())
     } else {
-        Err(format!("component id {id:?} may only hold ASCII letters, digits, '_' and '-'"))
+        Err(format!(
+            "component id {id:?} may only hold ASCII letters, digits, '_' and '-'"
+        ))
     }
 }
 

@@ -15,7 +15,10 @@ pub struct Problem {
 impl Problem {
     /// A problem with `key`.
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { key: key.into(), message: message.into() }
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -86,10 +86,16 @@ exporters = ["out", "nowhere"]
 
 #[test]
 fn component_checks_point_at_the_key() {
-    let text = MINIMAL.replace("dialect = \"logfmt\"", "dialect = \"logfmt\"\nlines_per_second = -4");
+    let text = MINIMAL.replace(
+        "dialect = \"logfmt\"",
+        "dialect = \"logfmt\"\nlines_per_second = -4",
+    );
     let error = load(&text).expect_err("invalid");
     let diagnostic = &error.diagnostics[0];
-    assert_eq!(diagnostic.path.as_deref(), Some("sources.noise.lines_per_second"));
+    assert_eq!(
+        diagnostic.path.as_deref(),
+        Some("sources.noise.lines_per_second")
+    );
     assert_eq!(diagnostic.line, Some(7));
 }
 
@@ -101,7 +107,8 @@ fn syntax_errors_have_positions() {
 
 #[test]
 fn missing_type_and_wrong_signal_are_reported() {
-    let text = MINIMAL.replace("type = \"stdout\"", "") + "\n[pipelines.metrics]\nsources = [\"noise\"]\nexporters = []\n";
+    let text = MINIMAL.replace("type = \"stdout\"", "")
+        + "\n[pipelines.metrics]\nsources = [\"noise\"]\nexporters = []\n";
     let error = load(&text).expect_err("invalid");
     let all = error.to_string();
     assert!(all.contains("missing key \"type\""), "{all}");
@@ -111,16 +118,23 @@ fn missing_type_and_wrong_signal_are_reported() {
 
 #[test]
 fn bad_pipeline_ids_and_tenant_ids_are_reported() {
-    let text = MINIMAL.replace("[pipelines.logs]", "[pipelines.stuff]").replace("[tenants.acme]", "[tenants.\"a|b\"]");
+    let text = MINIMAL
+        .replace("[pipelines.logs]", "[pipelines.stuff]")
+        .replace("[tenants.acme]", "[tenants.\"a|b\"]");
     let all = load(&text).expect_err("invalid").to_string();
-    assert!(all.contains("a pipeline id starts with its signal"), "{all}");
+    assert!(
+        all.contains("a pipeline id starts with its signal"),
+        "{all}"
+    );
     assert!(all.contains("tenant id \"a|b\" holds '|'"), "{all}");
 }
 
 #[test]
 fn unknown_tenants_in_sources_and_processors_are_reported() {
-    let text = MINIMAL.replace("dialect = \"logfmt\"", "dialect = \"logfmt\"\ntenants = [\"ghost\"]")
-        + "\n[processors.t]\ntype = \"tag_tenant\"\ntenants = [\"phantom\"]\n";
+    let text = MINIMAL.replace(
+        "dialect = \"logfmt\"",
+        "dialect = \"logfmt\"\ntenants = [\"ghost\"]",
+    ) + "\n[processors.t]\ntype = \"tag_tenant\"\ntenants = [\"phantom\"]\n";
     let all = load(&text).expect_err("invalid").to_string();
     assert!(all.contains("unknown tenant \"ghost\""), "{all}");
     assert!(all.contains("unknown tenant \"phantom\""), "{all}");
@@ -129,7 +143,10 @@ fn unknown_tenants_in_sources_and_processors_are_reported() {
 #[test]
 fn environment_variables_are_expanded_or_reported() {
     let text = MINIMAL.to_string() + "\n[admin]\ntoken = \"${ADMIN_TOKEN:-dev}\"\n";
-    assert_eq!(load(&text).expect("valid").admin.token.as_deref(), Some("dev"));
+    assert_eq!(
+        load(&text).expect("valid").admin.token.as_deref(),
+        Some("dev")
+    );
     let text = MINIMAL.to_string() + "\n[admin]\ntoken = \"${ADMIN_TOKEN}\"\n";
     let error = load(&text).expect_err("unset");
     assert!(error.to_string().contains("ADMIN_TOKEN is not set"));

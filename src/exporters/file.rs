@@ -56,14 +56,20 @@ impl FileConfig {
 
     /// Builds the exporter.
     pub fn build(&self) -> Result<TextExporter, String> {
-        Ok(TextExporter { target: Target::File(self.path.clone()), format: self.format })
+        Ok(TextExporter {
+            target: Target::File(self.path.clone()),
+            format: self.format,
+        })
     }
 }
 
 impl StdoutConfig {
     /// Builds the exporter.
     pub fn build(&self) -> Result<TextExporter, String> {
-        Ok(TextExporter { target: Target::Stdout, format: self.format })
+        Ok(TextExporter {
+            target: Target::Stdout,
+            format: self.format,
+        })
     }
 }
 
@@ -124,7 +130,9 @@ async fn write_all_batches(
 ) {
     let mut buffer = Vec::with_capacity(1 << 16);
     while let Some(batch) = input.rx.recv().await {
-        input.stats.set_queue(input.rx.len(), input.rx.max_capacity());
+        input
+            .stats
+            .set_queue(input.rx.len(), input.rx.max_capacity());
         let delivery = input.stats.delivery(batch.tenant(), batch.signal());
         let records = batch.len() as u64;
         delivery.add_generated(records);
@@ -258,7 +266,12 @@ mod tests {
         let mut batch = LogBatch::new("acme".into());
         let labels = Arc::new(Labels::new([("service_name", "cart")]).expect("labels"));
         let stream = batch.stream_index(&labels);
-        batch.push_line(stream, 1_700_000_000_123_456_789, Severity::Warn, b"say \"hi\"\n\x01");
+        batch.push_line(
+            stream,
+            1_700_000_000_123_456_789,
+            Severity::Warn,
+            b"say \"hi\"\n\x01",
+        );
         batch.entries[0].trace_id = Some([0xab; 16]);
         let meta_start = batch.metadata.len() as u32;
         batch.push_metadata("user_id", b"u-42");

@@ -57,7 +57,11 @@ impl Labels {
         }
         let selector = loki_selector(&pairs);
         let hash = hash_pairs(&pairs);
-        Ok(Labels { pairs, selector, hash })
+        Ok(Labels {
+            pairs,
+            selector,
+            hash,
+        })
     }
 
     /// The pairs, sorted by name.
@@ -67,7 +71,10 @@ impl Labels {
 
     /// The value of a label, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Loki's selector text, e.g. `{env="prod", service_name="cart"}`.
@@ -142,7 +149,12 @@ pub fn escape_label_value(out: &mut String, value: &str) {
 fn hash_pairs(pairs: &[(String, String)]) -> u64 {
     let mut hash: u64 = 0x6c61_6265_6c73;
     for (name, value) in pairs {
-        for byte in name.bytes().chain([0xff]).chain(value.bytes()).chain([0xfe]) {
+        for byte in name
+            .bytes()
+            .chain([0xff])
+            .chain(value.bytes())
+            .chain([0xfe])
+        {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
@@ -168,9 +180,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_names_and_repeats() {
-        assert!(matches!(Labels::new([("1a", "x")]), Err(LabelError::BadName(_))));
-        assert!(matches!(Labels::new([("__name", "x")]), Err(LabelError::Reserved(_))));
-        assert!(matches!(Labels::new([("a", "x"), ("a", "y")]), Err(LabelError::Repeated(_))));
+        assert!(matches!(
+            Labels::new([("1a", "x")]),
+            Err(LabelError::BadName(_))
+        ));
+        assert!(matches!(
+            Labels::new([("__name", "x")]),
+            Err(LabelError::Reserved(_))
+        ));
+        assert!(matches!(
+            Labels::new([("a", "x"), ("a", "y")]),
+            Err(LabelError::Repeated(_))
+        ));
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub struct TextSpan {
 impl TextSpan {
     /// The span from `start` to `end`.
     pub fn between(start: usize, end: usize) -> Self {
-        TextSpan { start: start as u32, len: (end - start) as u32 }
+        TextSpan {
+            start: start as u32,
+            len: (end - start) as u32,
+        }
     }
 
     /// The byte range.
@@ -145,7 +148,10 @@ pub struct LogBatch {
 impl LogBatch {
     /// An empty batch for `tenant`.
     pub fn new(tenant: TenantId) -> Self {
-        LogBatch { tenant, ..LogBatch::default() }
+        LogBatch {
+            tenant,
+            ..LogBatch::default()
+        }
     }
 
     /// Empties the batch, keeping its allocations.
@@ -178,7 +184,10 @@ impl LogBatch {
 
     /// Index of `labels` in the batch's streams, adding it when new.
     pub fn stream_index(&mut self, labels: &Arc<Labels>) -> u32 {
-        if let Some(i) = self.streams.iter().position(|s| Arc::ptr_eq(s, labels) || **s == **labels)
+        if let Some(i) = self
+            .streams
+            .iter()
+            .position(|s| Arc::ptr_eq(s, labels) || **s == **labels)
         {
             return i as u32;
         }
@@ -191,7 +200,10 @@ impl LogBatch {
         let start = self.text.len();
         self.text.extend_from_slice(value);
         let value = TextSpan::between(start, self.text.len());
-        self.metadata.push(MetadataPair { name: name.into(), value });
+        self.metadata.push(MetadataPair {
+            name: name.into(),
+            value,
+        });
     }
 
     /// Appends an entry whose line is `line` (copied into the arena).

@@ -45,7 +45,9 @@ impl Signal {
 
     /// Parses the lower-case name.
     pub fn parse(name: &str) -> Option<Signal> {
-        Signal::ALL.into_iter().find(|signal| signal.as_str() == name)
+        Signal::ALL
+            .into_iter()
+            .find(|signal| signal.as_str() == name)
     }
 }
 

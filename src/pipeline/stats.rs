@@ -216,24 +216,34 @@ impl ComponentStats {
 
     /// The counters for one tenant and signal, created on first use.
     pub fn delivery(&self, tenant: &TenantId, signal: Signal) -> Arc<Delivery> {
-        let mut map = self.per_tenant.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut map = self
+            .per_tenant
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         Arc::clone(map.entry((Arc::clone(tenant), signal)).or_default())
     }
 
     /// Sets the number of batches waiting in the component's input queue.
     pub fn set_queue(&self, depth: usize, capacity: usize) {
         self.queue_depth.store(depth as i64, Ordering::Relaxed);
-        self.queue_capacity.store(capacity as i64, Ordering::Relaxed);
+        self.queue_capacity
+            .store(capacity as i64, Ordering::Relaxed);
     }
 
     /// Batches waiting in the input queue, and its capacity.
     pub fn queue(&self) -> (i64, i64) {
-        (self.queue_depth.load(Ordering::Relaxed), self.queue_capacity.load(Ordering::Relaxed))
+        (
+            self.queue_depth.load(Ordering::Relaxed),
+            self.queue_capacity.load(Ordering::Relaxed),
+        )
     }
 
     /// Snapshots of every (tenant, signal).
     pub fn snapshot(&self) -> Vec<(TenantId, Signal, DeliverySnapshot)> {
-        let map = self.per_tenant.lock().unwrap_or_else(|poison| poison.into_inner());
+        let map = self
+            .per_tenant
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         map.iter()
             .map(|((tenant, signal), delivery)| (Arc::clone(tenant), *signal, delivery.snapshot()))
             .collect()
@@ -279,7 +289,10 @@ impl Stats {
         id: &str,
         component_type: &'static str,
     ) -> Arc<ComponentStats> {
-        let mut components = self.components.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut components = self
+            .components
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if let Some(existing) = components.iter().find(|c| c.kind == kind && c.id == id) {
             return Arc::clone(existing);
         }
@@ -297,7 +310,10 @@ impl Stats {
 
     /// Every registered component, in registration order.
     pub fn components(&self) -> Vec<Arc<ComponentStats>> {
-        self.components.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
+        self.components
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
     }
 }
 
@@ -313,10 +329,14 @@ mod tests {
         let globex: TenantId = "globex".into();
         loki.delivery(&acme, Signal::Logs).add_accepted(3);
         loki.delivery(&globex, Signal::Logs).add_accepted(2);
-        loki.delivery(&globex, Signal::Logs).add_dropped(DropReason::QueueFull, 5);
+        loki.delivery(&globex, Signal::Logs)
+            .add_dropped(DropReason::QueueFull, 5);
         let total = loki.total();
         assert_eq!(total.accepted, 5);
         assert_eq!(total.dropped.get("queue_full"), Some(&5));
-        assert!(Arc::ptr_eq(&loki, &stats.component("exporter", "loki", "loki")));
+        assert!(Arc::ptr_eq(
+            &loki,
+            &stats.component("exporter", "loki", "loki")
+        ));
     }
 }

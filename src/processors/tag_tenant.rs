@@ -29,7 +29,10 @@ pub struct TagTenantConfig {
 impl TagTenantConfig {
     /// Tenants named by the processor.
     pub fn named_tenants(&self) -> Vec<&String> {
-        self.tenants.iter().chain(self.match_tenants.iter().flatten()).collect()
+        self.tenants
+            .iter()
+            .chain(self.match_tenants.iter().flatten())
+            .collect()
     }
 
     /// Problems found without building.
@@ -42,7 +45,9 @@ impl TagTenantConfig {
             if !is_valid_label_name(label) || label.starts_with("__") {
                 problems.push(Problem::new(
                     "label",
-                    format!("{label:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no \"__\")"),
+                    format!(
+                        "{label:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no \"__\")"
+                    ),
                 ));
             }
         }
@@ -69,7 +74,9 @@ pub struct TagTenant {
 
 impl TagTenant {
     fn matches(&self, tenant: &str) -> bool {
-        self.match_tenants.as_ref().is_none_or(|list| list.iter().any(|t| t == tenant))
+        self.match_tenants
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|t| t == tenant))
     }
 
     fn retag(&self, batch: Batch, tenant: &TenantId) -> Batch {
@@ -126,7 +133,10 @@ mod tests {
     }
 
     fn processor(toml_text: &str) -> TagTenant {
-        toml::from_str::<TagTenantConfig>(toml_text).expect("config").build().expect("build")
+        toml::from_str::<TagTenantConfig>(toml_text)
+            .expect("config")
+            .build()
+            .expect("build")
     }
 
     #[test]

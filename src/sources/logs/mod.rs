@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::{BuildContext, Source, Window, BUCKET_NS};
+use super::{BUCKET_NS, BuildContext, Source, Window};
 use crate::config::Problem;
 use crate::model::{Batch, Labels, LogBatch, Severity, Signal, TenantId};
 use crate::random::Key;
@@ -120,7 +120,10 @@ impl LogsSourceConfig {
         if !self.lines_per_second.is_finite() || self.lines_per_second < 0.0 {
             problems.push(Problem::new(
                 "lines_per_second",
-                format!("must be a non-negative number, got {}", self.lines_per_second),
+                format!(
+                    "must be a non-negative number, got {}",
+                    self.lines_per_second
+                ),
             ));
         }
         problems
@@ -128,7 +131,10 @@ impl LogsSourceConfig {
 
     /// Builds the running source.
     pub fn build(&self, context: &BuildContext) -> Result<LogsSource, String> {
-        let services = self.services.clone().unwrap_or_else(|| vec!["app".to_string()]);
+        let services = self
+            .services
+            .clone()
+            .unwrap_or_else(|| vec!["app".to_string()]);
         let tenants = context
             .tenants
             .iter()

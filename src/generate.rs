@@ -1,0 +1,349 @@
+//! `synthtel generate`: one-shot generation to a file or stdout, without network.
+//!
+//! The command draws from a source of a configuration file, or from a default source of the
+//! signal, over a virtual time range, and writes the records in the chosen format exactly as the
+//! daemon would. Same seed and arguments give byte-identical output.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::exporters::file::{render_log_lines, render_log_ndjson};
+use crate::model::{Batch, LogBatch, Signal};
+use crate::pipeline::clock::wall_now_ns;
+use crate::sources::logs::{Dialect, LogsSourceConfig};
+use crate::sources::{BUCKET_NS, BuildContext, Source, SourceConfig, TenantSpec, Window};
+
+/// Default start of the time range, fixed so that output is reproducible: 2025-01-01T00:00:00Z.
+pub const DEFAULT_FROM_NS: i64 = 1_735_689_600_000_000_000;
+
+/// Records generated when neither `--count` nor `--to` is given.
+pub const DEFAULT_COUNT: u64 = 1000;
+
+/// Buckets generated per step: one second of virtual time.
+const STEP_BUCKETS: i64 = 10;
+
+/// Output formats for logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogsFormat {
+    /// The dialect's text, one line per record.
+    Lines,
+    /// One JSON object per record.
+    Ndjson,
+}
+
+impl LogsFormat {
+    /// Every format name.
+    pub const NAMES: &'static [&'static str] = &["lines", "ndjson"];
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "lines" => Some(LogsFormat::Lines),
+            "ndjson" => Some(LogsFormat::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    /// The signal.
+    pub signal: Signal,
+    /// Dialect of the default logs source.
+    pub dialect: Option<String>,
+    /// Output format name.
+    pub format: Option<String>,
+    /// Number of records.
+    pub count: Option<u64>,
+    /// Start of the range.
+    pub from: Option<String>,
+    /// End of the range (exclusive).
+    pub to: Option<String>,
+    /// Master seed.
+    pub seed: Option<u64>,
+    /// Tenant.
+    pub tenant: Option<String>,
+    /// Records per second for the default source.
+    pub rate: Option<f64>,
+    /// Configuration file.
+    pub config: Option<PathBuf>,
+    /// Source id in the configuration.
+    pub source: Option<String>,
+    /// Output path, `-` for stdout.
+    pub output: PathBuf,
+}
+
+/// What was written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Records written.
+    pub records: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Runs a generation to completion.
+pub fn run(options: GenerateOptions) -> anyhow::Result<Summary> {
+    if options.signal != Signal::Logs {
+        bail!(
+            "--signal {} is not available yet; this version generates logs",
+            options.signal
+        );
+    }
+    let format_name = options.format.as_deref().unwrap_or("lines");
+    let format = LogsFormat::parse(format_name).ok_or_else(|| {
+        anyhow!(
+            "unknown logs format {format_name:?}; one of {}",
+            LogsFormat::NAMES.join(", ")
+        )
+    })?;
+    let now = wall_now_ns();
+    let from = match &options.from {
+        Some(text) => parse_time(text, now).with_context(|| format!("--from {text:?}"))?,
+        None => DEFAULT_FROM_NS,
+    };
+    let to = match &options.to {
+        Some(text) => Some(parse_time(text, now).with_context(|| format!("--to {text:?}"))?),
+        None => None,
+    };
+    if to.is_some_and(|to| to <= from) {
+        bail!("--to must be after --from");
+    }
+    let count = match (options.count, to) {
+        (Some(count), _) => Some(count),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_COUNT),
+    };
+    let mut source = build_source(&options)?;
+    let writer: Box<dyn Write> = if options.output == Path::new("-") {
+        Box::new(io::stdout().lock())
+    } else {
+        let file = File::create(&options.output)
+            .with_context(|| format!("cannot create {}", options.output.display()))?;
+        Box::new(file)
+    };
+    let mut writer = BufWriter::with_capacity(1 << 20, writer);
+    let progress = progress_bar(count, from, to);
+    let plan = Plan {
+        from: from.div_euclid(BUCKET_NS) * BUCKET_NS,
+        to,
+        count,
+        format,
+    };
+    let summary = write_records(source.as_mut(), &plan, &mut writer, &progress)?;
+    writer.flush().context("cannot write the output")?;
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+struct Plan {
+    from: i64,
+    to: Option<i64>,
+    count: Option<u64>,
+    format: LogsFormat,
+}
+
+fn write_records(
+    source: &mut dyn Source,
+    plan: &Plan,
+    writer: &mut impl Write,
+    progress: &ProgressBar,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut batches = Vec::new();
+    let mut text = Vec::with_capacity(1 << 20);
+    let mut start = plan.from;
+    let mut idle_steps = 0;
+    loop {
+        let mut end = start + STEP_BUCKETS * BUCKET_NS;
+        if let Some(to) = plan.to {
+            if start >= to {
+                break;
+            }
+            end = end.min(to.div_euclid(BUCKET_NS) * BUCKET_NS + BUCKET_NS);
+        }
+        batches.clear();
+        source.generate(Window::new(start, end), &mut batches);
+        let mut produced = 0;
+        for batch in batches.drain(..) {
+            let Batch::Logs(mut logs) = batch;
+            if let Some(to) = plan.to {
+                logs.entries.retain(|e| e.timestamp_ns < to);
+            }
+            if let Some(count) = plan.count {
+                let left = count.saturating_sub(summary.records) as usize;
+                logs.entries.truncate(left);
+            }
+            produced += logs.entries.len();
+            summary.records += logs.entries.len() as u64;
+            text.clear();
+            render(&logs, plan.format, &mut text);
+            writer.write_all(&text).context("cannot write the output")?;
+            summary.bytes += text.len() as u64;
+        }
+        progress.set_position(match plan.count {
+            Some(_) => summary.records,
+            None => ((end - plan.from) / 1_000_000_000) as u64,
+        });
+        if plan.count.is_some_and(|count| summary.records >= count) {
+            break;
+        }
+        // A source with a zero rate never reaches a count: stop after a day of nothing.
+        idle_steps = if produced == 0 { idle_steps + 1 } else { 0 };
+        if plan.to.is_none() && idle_steps > 86_400 {
+            bail!("the source generated nothing for a day of virtual time; is its rate zero?");
+        }
+        start = end;
+    }
+    Ok(summary)
+}
+
+fn render(batch: &LogBatch, format: LogsFormat, out: &mut Vec<u8>) {
+    match format {
+        LogsFormat::Lines => render_log_lines(batch, out),
+        LogsFormat::Ndjson => render_log_ndjson(batch, out),
+    }
+}
+
+fn build_source(options: &GenerateOptions) -> anyhow::Result<Box<dyn Source>> {
+    let (source_config, seed, tenant) = match (&options.config, &options.source) {
+        (Some(path), Some(id)) => {
+            let config = Config::from_file(path).map_err(|error| anyhow!("{error}"))?;
+            let source = config.sources.get(id).cloned().ok_or_else(|| {
+                let known: Vec<&String> = config.sources.keys().collect();
+                anyhow!(
+                    "no source {id:?} in {} (defined: {known:?})",
+                    path.display()
+                )
+            })?;
+            let tenants = crate::pipeline::resolve_tenants(&config, source.tenants());
+            let tenant = match &options.tenant {
+                Some(wanted) => tenants
+                    .into_iter()
+                    .find(|t| &*t.id == wanted.as_str())
+                    .ok_or_else(|| anyhow!("source {id:?} does not serve tenant {wanted:?}"))?,
+                None => tenants
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| anyhow!("source {id:?} has no tenant"))?,
+            };
+            (source, options.seed.unwrap_or(config.seed), tenant)
+        }
+        _ => {
+            let dialect_name = options.dialect.as_deref().unwrap_or("apache_combined");
+            let dialect = Dialect::parse(dialect_name).ok_or_else(|| {
+                let known: Vec<&str> = Dialect::ALL.iter().map(|d| d.as_str()).collect();
+                anyhow!(
+                    "unknown dialect {dialect_name:?}; one of {}",
+                    known.join(", ")
+                )
+            })?;
+            let mut config: LogsSourceConfig =
+                toml::from_str(&format!("dialect = \"{}\"", dialect.as_str()))?;
+            if let Some(rate) = options.rate {
+                config.lines_per_second = rate;
+            }
+            let tenant = options
+                .tenant
+                .clone()
+                .unwrap_or_else(|| "default".to_string());
+            crate::config::validate_tenant_id(&tenant).map_err(|error| anyhow!(error))?;
+            let spec = TenantSpec {
+                id: tenant.as_str().into(),
+                scale: 1.0,
+                model: "webshop".into(),
+            };
+            (SourceConfig::Logs(config), options.seed.unwrap_or(42), spec)
+        }
+    };
+    let problems = source_config.validate();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        bail!("invalid source: {}", list.join("; "));
+    }
+    let context = BuildContext {
+        seed,
+        component_id: options
+            .source
+            .clone()
+            .unwrap_or_else(|| "generate".to_string()),
+        tenants: vec![tenant],
+    };
+    source_config
+        .build(&context)
+        .map_err(|error| anyhow!(error))
+}
+
+/// Parses `now`, `now-1h`, `now+5m` or an RFC 3339 time into Unix nanoseconds.
+pub fn parse_time(text: &str, now_ns: i64) -> anyhow::Result<i64> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("now") {
+        if rest.is_empty() {
+            return Ok(now_ns);
+        }
+        let (sign, amount) = match rest.split_at(1) {
+            ("-", amount) => (-1, amount),
+            ("+", amount) => (1, amount),
+            _ => bail!("expected now, now-<duration> or now+<duration>"),
+        };
+        let duration = humantime::parse_duration(amount.trim())?;
+        return Ok(now_ns + sign * duration.as_nanos() as i64);
+    }
+    let time = humantime::parse_rfc3339_weak(text).map_err(|error| {
+        anyhow!("{error} (expected RFC 3339, e.g. 2025-01-01T00:00:00Z, or now-1h)")
+    })?;
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    Ok(since.as_nanos() as i64)
+}
+
+fn progress_bar(count: Option<u64>, from: i64, to: Option<i64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (length, unit) = match (count, to) {
+        (Some(count), _) => (count, "records"),
+        (None, Some(to)) => (((to - from) / 1_000_000_000) as u64, "virtual seconds"),
+        (None, None) => (0, "records"),
+    };
+    let bar = ProgressBar::new(length);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Wall-clock now, exposed for tests that need a fixed reference.
+pub fn system_now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_relative_and_absolute_times() {
+        let now = 1_000_000_000_000;
+        assert_eq!(parse_time("now", now).expect("now"), now);
+        assert_eq!(parse_time("now-1s", now).expect("rel"), now - 1_000_000_000);
+        assert_eq!(
+            parse_time("now+2m", now).expect("rel"),
+            now + 120_000_000_000
+        );
+        assert_eq!(
+            parse_time("2025-01-01T00:00:00Z", now).expect("abs"),
+            DEFAULT_FROM_NS
+        );
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_time("now*2", now).is_err());
+    }
+}
