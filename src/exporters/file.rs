@@ -34,15 +34,25 @@ pub struct FileConfig {
     /// `lines` (default) or `ndjson`.
     #[serde(default)]
     pub format: TextFormat,
+    /// Batches waiting to be written before new ones are dropped (live mode).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
 }
 
 /// `[exporters.<id>]` with `type = "stdout"`.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutConfig {
     /// `lines` (default) or `ndjson`.
     #[serde(default)]
     pub format: TextFormat,
+    /// Batches waiting to be written before new ones are dropped (live mode).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+}
+
+fn default_queue_capacity() -> usize {
+    256
 }
 
 impl FileConfig {

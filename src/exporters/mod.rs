@@ -113,7 +113,8 @@ impl ExporterConfig {
     /// Capacity of the exporter's input queue, in batches.
     pub fn queue_capacity(&self) -> usize {
         match self {
-            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => 256,
+            ExporterConfig::File(config) => config.queue_capacity,
+            ExporterConfig::Stdout(config) => config.queue_capacity,
         }
     }
 

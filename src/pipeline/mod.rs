@@ -342,3 +342,6 @@ fn rate_limited_warn(stats: &ComponentStats, message: &'static str) {
         tracing::warn!(component = stats.id(), kind = stats.kind(), "{message}");
     }
 }
+
+#[cfg(test)]
+mod tests;
