@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what synthtel's tests need on a fresh Debian machine. Safe to run again.
+set -euo pipefail
+
+need_apt=()
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "Installing ${need_apt[*]} from Debian packages." >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then
+  rustup component add clippy rustfmt
+fi
