@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end benchmarks: `synthtel generate` throughput per dialect and format on one core, and
+# the daemon's readiness time and idle memory on the default configuration.
+#
+#   scripts/bench.sh            # prints a Markdown report on stdout
+#   LINES=2000000 scripts/bench.sh
+#
+# Throughput is measured pinned to one core (taskset -c 0) with output to /dev/null, at a
+# virtual rate of RATE lines per second (so each 100 ms bucket holds RATE/10 lines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LINES=${LINES:-1000000}
+RATE=${RATE:-50000}
+RUNS=${RUNS:-3}
+BIN=target/release/synthtel
+
+cargo build --release --quiet
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
+
+best_seconds() {
+  # Runs the command RUNS times and prints the fastest wall time in seconds.
+  local best=""
+  for _ in $(seq "$RUNS"); do
+    local t
+    t=$( { /usr/bin/time -f "%e" "$@" >/dev/null; } 2>&1 | tail -1 )
+    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+  done
+  echo "$best"
+}
+
+echo "## synthtel generate, one core ($(date -u +%Y-%m-%d))"
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+echo "Command: \`taskset -c 0 synthtel generate --signal logs --dialect D --format F --count $LINES --rate $RATE --output /dev/null\`, best of $RUNS."
+echo
+echo "| dialect | format | lines/s | MB/s |"
+echo "| --- | --- | ---: | ---: |"
+for spec in apache_combined:lines json:lines apache_common:lines nginx:lines logfmt:lines \
+            syslog_rfc3164:lines syslog_rfc5424:lines cri:lines java_stacktrace:lines \
+            json:ndjson apache_combined:loki-protobuf json:loki-protobuf apache_combined:loki-json; do
+  dialect=${spec%%:*}; format=${spec#*:}
+  if ! "$BIN" generate --signal logs --dialect "$dialect" --format "$format" --count 10 \
+      --output /dev/null 2>/dev/null; then
+    echo "| $dialect | $format | unsupported | |"
+    continue
+  fi
+  bytes=$("$BIN" generate --signal logs --dialect "$dialect" --format "$format" --count "$LINES" \
+      --rate "$RATE" --output - | wc -c)
+  seconds=$(best_seconds taskset -c 0 "$BIN" generate --signal logs --dialect "$dialect" \
+      --format "$format" --count "$LINES" --rate "$RATE" --output /dev/null)
+  awk -v d="$dialect" -v f="$format" -v n="$LINES" -v s="$seconds" -v b="$bytes" \
+    'BEGIN { if (s <= 0) s = 0.001; printf "| %s | %s | %.0f | %.0f |\n", d, f, n / s, b / s / 1e6 }'
+done
+
+echo
+echo "## Daemon on the default configuration"
+echo
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start=$(date +%s%N)
+SYNTHTEL_ADMIN_LISTEN=127.0.0.1:$port "$BIN" run >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.002; done
+ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+sleep 10
+rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+kill -TERM "$pid"; wait "$pid" || true
+trap - EXIT
+echo "| measure | value |"
+echo "| --- | ---: |"
+echo "| time from exec to \`/readyz\` 200 | ${ready_ms} ms |"
+echo "| resident memory after 10 s idle | $((rss_kb / 1024)) MB ($rss_kb kB) |"
