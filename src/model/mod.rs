@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod logs;
+pub mod metrics;
 
 use std::fmt;
 use std::sync::Arc;

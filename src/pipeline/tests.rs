@@ -60,7 +60,12 @@ fn with_exporter(config: &Config, stats: &Arc<Stats>, exporter: SlowExporter) ->
 }
 
 fn component(stats: &Stats, kind: &str) -> DeliverySnapshot {
-    stats.components().iter().find(|c| c.kind() == kind).expect("component").total()
+    stats
+        .components()
+        .iter()
+        .find(|c| c.kind() == kind)
+        .expect("component")
+        .total()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +73,10 @@ async fn paces_sources_to_their_rate_per_tenant() {
     let config = config(1000, 256);
     let stats = Stats::new();
     let seen = Arc::new(AtomicU64::new(0));
-    let exporter = SlowExporter { delay: Duration::ZERO, seen: Arc::clone(&seen) };
+    let exporter = SlowExporter {
+        delay: Duration::ZERO,
+        seen: Arc::clone(&seen),
+    };
     let running = with_exporter(&config, &stats, exporter).start(Clock::Live);
     let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -81,13 +89,31 @@ async fn paces_sources_to_their_rate_per_tenant() {
         (generated - expected).abs() < expected * 0.15,
         "generated {generated} in {elapsed:.2}s, expected about {expected}"
     );
-    let source = stats.components().into_iter().find(|c| c.kind() == "source").expect("source");
+    let source = stats
+        .components()
+        .into_iter()
+        .find(|c| c.kind() == "source")
+        .expect("source");
     let per_tenant = source.snapshot();
-    let acme = per_tenant.iter().find(|(t, _, _)| &**t == "acme").expect("acme").2.generated;
-    let globex = per_tenant.iter().find(|(t, _, _)| &**t == "globex").expect("globex").2.generated;
+    let acme = per_tenant
+        .iter()
+        .find(|(t, _, _)| &**t == "acme")
+        .expect("acme")
+        .2
+        .generated;
+    let globex = per_tenant
+        .iter()
+        .find(|(t, _, _)| &**t == "globex")
+        .expect("globex")
+        .2
+        .generated;
     let ratio = globex as f64 / acme as f64;
     assert!((ratio - 0.5).abs() < 0.05, "globex/acme = {ratio}");
-    assert_eq!(seen.load(Ordering::Relaxed), generated as u64, "every record delivered");
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        generated as u64,
+        "every record delivered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +121,10 @@ async fn a_slow_exporter_drops_and_counts_instead_of_growing_queues() {
     let config = config(20_000, 4);
     let stats = Stats::new();
     let seen = Arc::new(AtomicU64::new(0));
-    let exporter = SlowExporter { delay: Duration::from_millis(200), seen: Arc::clone(&seen) };
+    let exporter = SlowExporter {
+        delay: Duration::from_millis(200),
+        seen: Arc::clone(&seen),
+    };
     let running = with_exporter(&config, &stats, exporter).start(Clock::Live);
     tokio::time::sleep(Duration::from_secs(3)).await;
     running.shutdown(Duration::from_millis(300)).await;
@@ -103,11 +132,18 @@ async fn a_slow_exporter_drops_and_counts_instead_of_growing_queues() {
     let source = component(&stats, "source");
     let pipeline = component(&stats, "pipeline");
     let exporter = component(&stats, "exporter");
-    assert!(exporter.dropped.get("queue_full").copied().unwrap_or(0) > 0, "{exporter:?}");
+    assert!(
+        exporter.dropped.get("queue_full").copied().unwrap_or(0) > 0,
+        "{exporter:?}"
+    );
     // Every generated record is accounted for: delivered, or dropped with a reason.
     let pipeline_dropped = pipeline.dropped_total();
     assert_eq!(source.generated, pipeline.generated + pipeline_dropped);
     assert_eq!(pipeline.sent, exporter.generated);
-    assert_eq!(exporter.generated, exporter.accepted + exporter.dropped_total(), "{exporter:?}");
+    assert_eq!(
+        exporter.generated,
+        exporter.accepted + exporter.dropped_total(),
+        "{exporter:?}"
+    );
     assert_eq!(seen.load(Ordering::Relaxed), exporter.accepted);
 }

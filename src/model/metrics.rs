@@ -1,0 +1,207 @@
+//! Metric records: families, series and samples.
+//!
+//! A [`Family`] carries the type, help and unit that exposition formats and remote-write
+//! metadata need. A [`Series`] is one sample stream: the exact metric name it is written under
+//! (`http_requests_total`, `http_server_request_duration_seconds_bucket`), its labels without
+//! `__name__`, and its family. Samples travel in a [`MetricBatch`] of one tenant and point at
+//! their series by index, so a batch of a million samples shares a few thousand series.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Labels, SpanId, TenantId, TraceId};
+use crate::random::mix64;
+
+/// The type of a metric family, as Prometheus and OpenMetrics name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Monotonic count; samples are written as `<family>_total`.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Cumulative buckets plus `_sum` and `_count`.
+    Histogram,
+    /// Quantiles plus `_sum` and `_count`.
+    Summary,
+    /// Constant 1 with descriptive labels; written as `<family>_info`.
+    Info,
+}
+
+impl MetricKind {
+    /// The name in `# TYPE` lines of text 0.0.4.
+    pub fn text_name(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge | MetricKind::Info => "gauge",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
+        }
+    }
+
+    /// The name in `# TYPE` lines of OpenMetrics 1.0.
+    pub fn openmetrics_name(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
+            MetricKind::Info => "info",
+        }
+    }
+
+    /// The remote-write `MetricMetadata.type` value.
+    pub fn remote_write_type(self) -> i32 {
+        match self {
+            MetricKind::Counter => 1,
+            MetricKind::Gauge => 2,
+            MetricKind::Histogram => 3,
+            MetricKind::Summary => 5,
+            MetricKind::Info => 6,
+        }
+    }
+}
+
+/// A metric family: what every series of one metric shares.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Family {
+    /// Family name as OpenMetrics writes it on `# TYPE`: without `_total` for counters and
+    /// without `_info` for info metrics (`http_requests`, `target`).
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// Unit (`seconds`, `bytes`), empty when dimensionless; the name ends with it.
+    pub unit: String,
+    /// The type.
+    pub kind: MetricKind,
+}
+
+impl Family {
+    /// The name text 0.0.4 uses on `# HELP` and `# TYPE` lines (`http_requests_total`).
+    pub fn text_name(&self) -> String {
+        match self.kind {
+            MetricKind::Counter => format!("{}_total", self.name),
+            MetricKind::Info => format!("{}_info", self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// One sample stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    /// The exact name samples are written under (the `__name__` label).
+    pub name: Arc<str>,
+    /// Labels other than `__name__`, sorted.
+    pub labels: Arc<Labels>,
+    /// The family the series belongs to.
+    pub family: Arc<Family>,
+    /// A stable hash of name and labels, for sharding and ordering.
+    pub hash: u64,
+}
+
+impl Series {
+    /// A series; the hash is derived from the name and the labels.
+    pub fn new(name: impl Into<Arc<str>>, labels: Arc<Labels>, family: Arc<Family>) -> Self {
+        let name = name.into();
+        let mut hash = labels.hash_value();
+        for byte in name.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Series {
+            name,
+            labels,
+            family,
+            hash: mix64(hash),
+        }
+    }
+}
+
+/// An exemplar: one traced observation behind a sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Exemplar {
+    /// The trace of the observation.
+    pub trace_id: TraceId,
+    /// The span of the observation.
+    pub span_id: SpanId,
+    /// The observed value (a latency in seconds, say).
+    pub value: f64,
+    /// When it was observed, in Unix milliseconds.
+    pub timestamp_ms: i64,
+}
+
+/// One sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricSample {
+    /// Index of the series in [`MetricBatch::series`].
+    pub series: u32,
+    /// Unix milliseconds.
+    pub timestamp_ms: i64,
+    /// The value; the stale marker is [`STALE_NAN`].
+    pub value: f64,
+    /// An exemplar, on counters and histogram buckets only.
+    pub exemplar: Option<Exemplar>,
+}
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern, and never another NaN.
+pub const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
+
+/// Whether `value` is the staleness marker (bitwise, since NaN never equals itself).
+pub fn is_stale_marker(value: f64) -> bool {
+    value.to_bits() == STALE_NAN.to_bits()
+}
+
+/// Samples of one tenant with their series.
+#[derive(Clone, Debug, Default)]
+pub struct MetricBatch {
+    /// The tenant every sample belongs to.
+    pub tenant: TenantId,
+    /// Series referenced by the samples.
+    pub series: Vec<Arc<Series>>,
+    /// The samples, ascending in time within each series.
+    pub samples: Vec<MetricSample>,
+}
+
+impl MetricBatch {
+    /// An empty batch for `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        MetricBatch {
+            tenant,
+            ..MetricBatch::default()
+        }
+    }
+
+    /// The series of a sample.
+    pub fn series_of(&self, sample: &MetricSample) -> &Series {
+        &self.series[sample.series as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_marker_has_the_exact_bits() {
+        assert_eq!(STALE_NAN.to_bits(), 0x7ff0_0000_0000_0002);
+        assert!(is_stale_marker(STALE_NAN));
+        assert!(!is_stale_marker(f64::NAN));
+    }
+
+    #[test]
+    fn text_names_carry_suffixes() {
+        let family = |kind| Family {
+            name: "http_requests".into(),
+            help: String::new(),
+            unit: String::new(),
+            kind,
+        };
+        assert_eq!(
+            family(MetricKind::Counter).text_name(),
+            "http_requests_total"
+        );
+        assert_eq!(family(MetricKind::Gauge).text_name(), "http_requests");
+        assert_eq!(family(MetricKind::Info).text_name(), "http_requests_info");
+    }
+}

@@ -1,0 +1,3 @@
+//! The `metrics` source and the signal model behind every synthetic metric.
+
+pub mod signal;
