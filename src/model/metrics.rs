@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Labels, SpanId, TenantId, TraceId};
+use super::{SpanId, TenantId, TraceId};
 use crate::random::mix64;
 
 /// The type of a metric family, as Prometheus and OpenMetrics name it.
@@ -88,13 +88,16 @@ impl Family {
     }
 }
 
+/// A label pair of a series, with shared strings.
+pub type LabelPair = (Arc<str>, Arc<str>);
+
 /// One sample stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Series {
     /// The exact name samples are written under (the `__name__` label).
     pub name: Arc<str>,
-    /// Labels other than `__name__`, sorted.
-    pub labels: Arc<Labels>,
+    /// Labels other than `__name__`, sorted bytewise by name, without empty values.
+    pub labels: Box<[LabelPair]>,
     /// The family the series belongs to.
     pub family: Arc<Family>,
     /// A stable hash of name and labels, for sharding and ordering.
@@ -102,19 +105,98 @@ pub struct Series {
 }
 
 impl Series {
-    /// A series; the hash is derived from the name and the labels.
-    pub fn new(name: impl Into<Arc<str>>, labels: Arc<Labels>, family: Arc<Family>) -> Self {
+    /// A series from labels in any order; pairs with an empty value are dropped.
+    pub fn new(name: impl Into<Arc<str>>, labels: Vec<LabelPair>, family: Arc<Family>) -> Self {
         let name = name.into();
-        let mut hash = labels.hash_value();
-        for byte in name.bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        let mut labels = labels;
+        labels.retain(|(_, value)| !value.is_empty());
+        labels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let hash = series_hash(&name, labels.iter().map(|(n, v)| (&**n, &**v)));
+        Series { name, labels: labels.into_boxed_slice(), family, hash }
+    }
+
+    /// The value of a label.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels.iter().find(|(n, _)| &**n == name).map(|(_, v)| &**v)
+    }
+}
+
+/// A stable 64-bit hash of a series' name and sorted labels.
+pub fn series_hash<'a>(name: &str, labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    let mut hash: u64 = 0x7365_7269_6573;
+    let mut eat = |bytes: &[u8], end: u8| {
+        for byte in bytes.iter().chain([end].iter()) {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        Series {
-            name,
-            labels,
-            family,
-            hash: mix64(hash),
-        }
+    };
+    eat(name.as_bytes(), 0xfd);
+    for (label, value) in labels {
+        eat(label.as_bytes(), 0xff);
+        eat(value.as_bytes(), 0xfe);
+    }
+    mix64(hash)
+}
+
+/// Receives the samples of one target, family by family, without materialising series.
+///
+/// Scrape renderers and encoders implement it, so a target of a million series can be written
+/// at scrape time with no per-series allocation.
+pub trait SampleSink {
+    /// Starts a family; the samples that follow until the next call belong to it.
+    fn family(&mut self, family: &Family);
+
+    /// One sample of the current family: `name` is the exact sample name (`…_bucket`), `labels`
+    /// are sorted by name and exclude `__name__`.
+    fn sample(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: f64,
+        exemplar: Option<&Exemplar>,
+    );
+}
+
+/// A synthetic scrape target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The tenant that owns the target.
+    pub tenant: TenantId,
+    /// The `job` label (a service name).
+    pub job: String,
+    /// The `instance` label (a pod-like instance id).
+    pub instance: String,
+    /// Extra target labels for service discovery (`namespace`, `service`, …), sorted.
+    pub labels: Vec<(String, String)>,
+}
+
+/// Series of synthetic targets whose values are a pure function of time.
+///
+/// Sources that model metrics expose one; the scrape exporter evaluates it at scrape time and
+/// push sources evaluate it on their sampling grid.
+pub trait TargetSet: Send + Sync + 'static {
+    /// Every target.
+    fn targets(&self) -> &[Target];
+
+    /// Writes every sample of target `index` as of Unix millisecond `timestamp_ms` to `sink`.
+    fn visit(&self, index: usize, timestamp_ms: i64, sink: &mut dyn SampleSink);
+
+    /// Number of samples `visit` writes for target `index` at `timestamp_ms`.
+    fn series_count(&self, index: usize, timestamp_ms: i64) -> usize {
+        let mut count = CountingSink(0);
+        self.visit(index, timestamp_ms, &mut count);
+        count.0
+    }
+}
+
+/// A sink that only counts samples.
+#[derive(Debug, Default)]
+pub struct CountingSink(pub usize);
+
+impl SampleSink for CountingSink {
+    fn family(&mut self, _: &Family) {}
+
+    fn sample(&mut self, _: &str, _: &[(&str, &str)], _: f64, _: Option<&Exemplar>) {
+        self.0 += 1;
     }
 }
 
