@@ -5,6 +5,9 @@
 //! rejected or dropped in its [`ComponentStats`].
 
 pub mod file;
+pub mod http;
+pub mod loki;
+pub mod retry;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -77,11 +80,13 @@ pub enum ExporterConfig {
     File(file::FileConfig),
     /// `type = "stdout"`: standard output, in the signal's text or NDJSON.
     Stdout(file::StdoutConfig),
+    /// `type = "loki"`: Loki's push API.
+    Loki(loki::LokiConfig),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout"];
+    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -91,6 +96,7 @@ impl ExporterConfig {
         Some(match type_name {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
+            "loki" => loki::LokiConfig::deserialize(deserializer).map(Self::Loki),
             _ => return None,
         })
     }
@@ -100,6 +106,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(_) => "file",
             ExporterConfig::Stdout(_) => "stdout",
+            ExporterConfig::Loki(_) => "loki",
         }
     }
 
@@ -107,6 +114,7 @@ impl ExporterConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs],
+            ExporterConfig::Loki(_) => &[Signal::Logs],
         }
     }
 
@@ -114,6 +122,7 @@ impl ExporterConfig {
     pub fn queue_capacity(&self) -> usize {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => 256,
+            ExporterConfig::Loki(config) => config.queue_capacity,
         }
     }
 
@@ -122,6 +131,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Stdout(_) => Vec::new(),
+            ExporterConfig::Loki(config) => config.validate(),
         }
     }
 
@@ -130,6 +140,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
         }
     }
 }
