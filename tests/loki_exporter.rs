@@ -178,7 +178,7 @@ fn make_batch(tenant: &str, first: u64, entries: u64) -> LogBatch {
         batch.push_line(stream, timestamp, Severity::Info, line.as_bytes());
         let entry = batch.entries.last_mut().expect("entry");
         entry.metadata = meta_start..meta_start + 1;
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             let mut trace_id = [0u8; 16];
             trace_id[..8].copy_from_slice(&seq.to_be_bytes());
             trace_id[15] = 1;
@@ -256,7 +256,7 @@ fn decode_protobuf(push: &Push) -> Vec<Entry> {
         assert_eq!(stream.entries.len(), meta_stream.entries.len());
         for (entry, meta_entry) in stream.entries.iter().zip(&meta_stream.entries) {
             assert!(meta_entry.parsed.is_empty(), "parsed is never sent");
-            let timestamp = entry.timestamp.clone().expect("timestamp");
+            let timestamp = entry.timestamp.expect("timestamp");
             entries.push(Entry {
                 labels: labels.clone(),
                 timestamp_ns: timestamp.seconds * 1_000_000_000 + i64::from(timestamp.nanos),
@@ -317,7 +317,7 @@ fn check_entry(entry: &Entry, tenant: &str) {
         entry.metadata.get("user_id"),
         Some(&format!("u-{}", seq % 7))
     );
-    if seq % 3 == 0 {
+    if seq.is_multiple_of(3) {
         let mut trace_id = [0u8; 16];
         trace_id[..8].copy_from_slice(&seq.to_be_bytes());
         trace_id[15] = 1;
@@ -699,7 +699,7 @@ mod encoding {
             for stream in &request.streams {
                 let app = parse_selector(&stream.labels)["app"].clone();
                 for entry in &stream.entries {
-                    let t = entry.timestamp.clone().expect("timestamp");
+                    let t = entry.timestamp.expect("timestamp");
                     decoded.push((app.clone(), t.seconds as i128 * 1_000_000_000 + t.nanos as i128, entry.line.clone()));
                 }
             }

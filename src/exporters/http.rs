@@ -190,10 +190,10 @@ impl HttpClientConfig {
             ));
         }
         let mut headers = self.extra_headers(prefix, reserved, &mut problems);
-        if let Some(auth) = &self.auth {
-            if let Some(value) = auth_header(auth, &format!("{prefix}.auth"), &mut problems) {
-                headers.insert(AUTHORIZATION, value);
-            }
+        if let Some(auth) = &self.auth
+            && let Some(value) = auth_header(auth, &format!("{prefix}.auth"), &mut problems)
+        {
+            headers.insert(AUTHORIZATION, value);
         }
         let tls = format!("{prefix}.tls");
         let ca_certs = self.ca_certs(&tls, &mut problems);

@@ -81,7 +81,7 @@ pub enum ExporterConfig {
     /// `type = "stdout"`: standard output, in the signal's text or NDJSON.
     Stdout(file::StdoutConfig),
     /// `type = "loki"`: Loki's push API.
-    Loki(loki::LokiConfig),
+    Loki(Box<loki::LokiConfig>),
 }
 
 impl ExporterConfig {
@@ -96,7 +96,7 @@ impl ExporterConfig {
         Some(match type_name {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
-            "loki" => loki::LokiConfig::deserialize(deserializer).map(Self::Loki),
+            "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
             _ => return None,
         })
     }

@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 
-use crate::exporters::file::json_string;
+use crate::exporters::file;
 use crate::model::{LogBatch, LogEntry, push_hex};
 
 // Field tags (field number << 3 | wire type 2, length-delimited) and varint tags (wire type 0).
@@ -334,10 +334,9 @@ fn write_pair(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 fn hex_into<'a>(bytes: &[u8], out: &'a mut [u8; 32]) -> &'a [u8] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (i, byte) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(byte >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(byte & 0x0f)];
+        out[2 * i] = HEX_DIGITS[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX_DIGITS[usize::from(byte & 0x0f)];
     }
     &out[..bytes.len() * 2]
 }
@@ -378,6 +377,40 @@ fn json_value(batch: &LogBatch, entry: &LogEntry, out: &mut Vec<u8>) {
     }
     out.push(b']');
 }
+
+/// Writes `bytes` as a JSON string, copying runs that need no escape in one go; invalid UTF-8
+/// takes the slower path that replaces it with U+FFFD.
+fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    if std::str::from_utf8(bytes).is_err() {
+        return file::json_string(out, bytes);
+    }
+    out.push(b'"');
+    let mut run = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..0x20 => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        run = i + 1;
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+            out.push(HEX_DIGITS[usize::from(byte & 0x0f)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Bytes of `value` as a protobuf varint.
 fn varint_len(value: u64) -> usize {

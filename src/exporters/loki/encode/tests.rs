@@ -359,3 +359,16 @@ proptest! {
         prop_assert_eq!(values, batch.entries.len());
     }
 }
+
+proptest! {
+    #[test]
+    fn fast_json_strings_match_the_plain_escaper(bytes in proptest::collection::vec(any::<u8>(), 0..40), text in "\\PC{0,20}[\\x00-\\x1f\"\\\\]{0,4}") {
+        for input in [bytes.as_slice(), text.as_bytes()] {
+            let mut fast = Vec::new();
+            json_string(&mut fast, input);
+            let mut plain = Vec::new();
+            file::json_string(&mut plain, input);
+            prop_assert_eq!(&fast, &plain);
+        }
+    }
+}
