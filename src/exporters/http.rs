@@ -515,6 +515,37 @@ mod tests {
         ));
     }
 
+    /// A throwaway self-signed certificate and its key, made for these tests only.
+    const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBhzCCAS2gAwIBAgIUYO/zIjeOL9r8fOu/uN1Ww7VAF0YwCgYIKoZIzj0EAwIw\nGDEWMBQGA1UEAwwNc3ludGh0ZWwtdGVzdDAgFw0yNjEyMDMxOTQ3MzNaGA8yMTI2\nMTEwOTE5NDczM1owGDEWMBQGA1UEAwwNc3ludGh0ZWwtdGVzdDBZMBMGByqGSM49\nAgEGCCqGSM49AwEHA0IABC0M7oNdb+udPMnY7RA3RCJ81nbRNafF5vy6i30mLd9M\nQRU45Na9V8hixM0iYR1RP80AiyL5vAPlPR0ZI3rRh6+jUzBRMB0GA1UdDgQWBBTO\nhw8yZw+RXJgU9BW60cmbDoRRODAfBgNVHSMEGDAWgBTOhw8yZw+RXJgU9BW60cmb\nDoRRODAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDxaCy6vnxG\nPbmsihBOjiPBL1DfeVViBTfLmgMWpLUAaAIgDEbTjTcKjoymb4M1G5ilXGBx2GlQ\nClYN62fvzCYLK1o=\n-----END CERTIFICATE-----";
+    const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgFx5zQnIaP1gWkHb0\n4hPytd1vq/TF2jZADxLjGJCVmJuhRANCAAQtDO6DXW/rnTzJ2O0QN0QifNZ20TWn\nxeb8uot9Ji3fTEEVOOTWvVfIYsTNImEdUT/NAIsi+bwD5T0dGSN60Yev\n-----END PRIVATE KEY-----";
+
+    #[test]
+    fn builds_with_a_ca_file_and_a_client_identity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, TEST_CERT).expect("write");
+        std::fs::write(&key, TEST_KEY).expect("write");
+        let config = HttpClientConfig {
+            tls: TlsConfig {
+                ca_file: Some(cert.clone()),
+                cert_file: Some(cert),
+                key_file: Some(key),
+                insecure_skip_verify: false,
+            },
+            ..HttpClientConfig::default()
+        };
+        assert_eq!(config.validate("http", RESERVED), Vec::new());
+        config.build("http", RESERVED).expect("client");
+        let insecure = HttpClientConfig {
+            tls: TlsConfig {
+                insecure_skip_verify: true,
+                ..TlsConfig::default()
+            },
+            ..HttpClientConfig::default()
+        };
+        insecure.build("http", RESERVED).expect("client");
+    }
+
     #[test]
     fn debug_output_hides_secrets() {
         let config = parse(r#"auth = { username = "u", password = "hunter2" }"#);

@@ -7,6 +7,11 @@
 //! (`queue_full`), so memory stays bounded whatever Loki does. A tenant has at most one request
 //! in flight, which keeps each stream's entries in order across requests, and at most
 //! `concurrency` tenants send at once, each in its own task that retries until done.
+//!
+//! Known shortcomings: the exporter always drops when a tenant's queue is full, which is the
+//! live-mode rule; backfill should instead stop reading its input so that generation slows, but
+//! [`ExporterInput`] does not say which mode runs yet. A single incoming batch larger than
+//! `batch.max_bytes` is sent whole rather than split.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -179,7 +184,10 @@ impl Runner {
     }
 
     async fn run(mut self) {
-        tracing::info!(endpoint = %self.sender.url, "Loki exporter started.");
+        let mut endpoint = self.sender.url.clone();
+        // Credentials in the URL stay out of the log.
+        let _ = endpoint.set_password(None);
+        tracing::info!(%endpoint, "Loki exporter started.");
         let mut stopped = self.receive_until_closed().await;
         if !stopped {
             stopped = self.flush_until_done().await;

@@ -25,6 +25,10 @@ use crate::config::de;
 /// Path of the push API, appended to an `endpoint` given without a path.
 pub const PUSH_PATH: &str = "/loki/api/v1/push";
 
+/// Largest `batch.max_bytes`: far above what Loki accepts in one push (its gateways often stop
+/// at 4 MB), and well inside the 32-bit offsets of a batch's text arena.
+pub const MAX_BATCH_BYTES: u64 = 256 << 20;
+
 /// How push bodies are encoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -134,8 +138,9 @@ impl LokiConfig {
         if self.concurrency == 0 {
             problems.push(Problem::new("concurrency", "must be at least 1"));
         }
-        if self.batch.max_bytes == 0 {
-            problems.push(Problem::new("batch.max_bytes", "must be positive"));
+        if self.batch.max_bytes == 0 || self.batch.max_bytes > MAX_BATCH_BYTES {
+            let message = format!("must be between 1 and {MAX_BATCH_BYTES} bytes");
+            problems.push(Problem::new("batch.max_bytes", message));
         }
         if self.batch.max_age.is_zero() {
             problems.push(Problem::new("batch.max_age", "must be positive"));
