@@ -5,6 +5,9 @@
 //! rejected or dropped in its [`ComponentStats`].
 
 pub mod file;
+pub mod http;
+pub mod loki;
+pub mod retry;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -77,11 +80,13 @@ pub enum ExporterConfig {
     File(file::FileConfig),
     /// `type = "stdout"`: standard output, in the signal's text or NDJSON.
     Stdout(file::StdoutConfig),
+    /// `type = "loki"`: Loki's push API.
+    Loki(Box<loki::LokiConfig>),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout"];
+    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -91,6 +96,7 @@ impl ExporterConfig {
         Some(match type_name {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
+            "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
             _ => return None,
         })
     }
@@ -100,6 +106,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(_) => "file",
             ExporterConfig::Stdout(_) => "stdout",
+            ExporterConfig::Loki(_) => "loki",
         }
     }
 
@@ -107,6 +114,7 @@ impl ExporterConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs],
+            ExporterConfig::Loki(_) => &[Signal::Logs],
         }
     }
 
@@ -115,6 +123,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(config) => config.queue_capacity,
             ExporterConfig::Stdout(config) => config.queue_capacity,
+            ExporterConfig::Loki(config) => config.queue_capacity,
         }
     }
 
@@ -123,6 +132,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Stdout(_) => Vec::new(),
+            ExporterConfig::Loki(config) => config.validate(),
         }
     }
 
@@ -131,6 +141,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
         }
     }
 }
