@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
 use crate::exporters::file::{render_log_lines, render_log_ndjson};
+use crate::exporters::loki::encode::PushEncoder;
 use crate::model::{Batch, LogBatch, Signal};
 use crate::pipeline::clock::wall_now_ns;
 use crate::sources::logs::{Dialect, LogsSourceConfig};
@@ -35,20 +36,35 @@ pub enum LogsFormat {
     Lines,
     /// One JSON object per record.
     Ndjson,
+    /// Loki push bodies in JSON, one per line.
+    LokiJson,
+    /// Loki push bodies in protobuf, snappy-compressed as on the wire, each preceded by its
+    /// length as a protobuf varint.
+    LokiProtobuf,
 }
 
 impl LogsFormat {
     /// Every format name.
-    pub const NAMES: &'static [&'static str] = &["lines", "ndjson"];
+    pub const NAMES: &'static [&'static str] = &["lines", "ndjson", "loki-json", "loki-protobuf"];
 
     fn parse(name: &str) -> Option<Self> {
         match name {
             "lines" => Some(LogsFormat::Lines),
             "ndjson" => Some(LogsFormat::Ndjson),
+            "loki-json" => Some(LogsFormat::LokiJson),
+            "loki-protobuf" => Some(LogsFormat::LokiProtobuf),
             _ => None,
         }
     }
+
+    /// Whether records are grouped into push requests rather than written one by one.
+    fn is_push(self) -> bool {
+        matches!(self, LogsFormat::LokiJson | LogsFormat::LokiProtobuf)
+    }
 }
+
+/// Line bytes per Loki push body, as the `loki` exporter's default `batch.max_bytes`.
+const PUSH_BYTES: usize = 1 << 20;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -158,6 +174,7 @@ fn write_records(
     let mut summary = Summary::default();
     let mut batches = Vec::new();
     let mut text = Vec::with_capacity(1 << 20);
+    let mut push = PushWriter::default();
     let mut start = plan.from;
     let mut idle_steps = 0;
     loop {
@@ -182,6 +199,10 @@ fn write_records(
             }
             produced += logs.entries.len();
             summary.records += logs.entries.len() as u64;
+            if plan.format.is_push() {
+                summary.bytes += push.add(&logs, plan.format, writer)?;
+                continue;
+            }
             text.clear();
             render(&logs, plan.format, &mut text);
             writer.write_all(&text).context("cannot write the output")?;
@@ -201,13 +222,58 @@ fn write_records(
         }
         start = end;
     }
+    summary.bytes += push.flush(plan.format, writer)?;
     Ok(summary)
+}
+
+/// Groups entries into push bodies of about [`PUSH_BYTES`] line bytes.
+#[derive(Default)]
+struct PushWriter {
+    pending: Option<LogBatch>,
+    encoder: PushEncoder,
+    body: Vec<u8>,
+}
+
+impl PushWriter {
+    fn add(&mut self, logs: &LogBatch, format: LogsFormat, writer: &mut impl Write) -> anyhow::Result<u64> {
+        match &mut self.pending {
+            Some(pending) => pending.append(logs),
+            None => self.pending = Some(logs.clone()),
+        }
+        let full = self.pending.as_ref().is_some_and(|p| p.line_bytes() >= PUSH_BYTES);
+        if full { self.flush(format, writer) } else { Ok(0) }
+    }
+
+    fn flush(&mut self, format: LogsFormat, writer: &mut impl Write) -> anyhow::Result<u64> {
+        let Some(pending) = self.pending.take() else { return Ok(0) };
+        if pending.entries.is_empty() {
+            return Ok(0);
+        }
+        self.body.clear();
+        let mut framed = Vec::new();
+        match format {
+            LogsFormat::LokiJson => {
+                self.encoder.encode_json(&pending, &mut self.body);
+                framed.extend_from_slice(&self.body);
+                framed.push(b'\n');
+            }
+            _ => {
+                self.encoder.encode_protobuf(&pending, &mut self.body);
+                prost::encoding::encode_varint(self.body.len() as u64, &mut framed);
+                framed.extend_from_slice(&self.body);
+            }
+        }
+        writer.write_all(&framed).context("cannot write the output")?;
+        Ok(framed.len() as u64)
+    }
 }
 
 fn render(batch: &LogBatch, format: LogsFormat, out: &mut Vec<u8>) {
     match format {
         LogsFormat::Lines => render_log_lines(batch, out),
-        LogsFormat::Ndjson => render_log_ndjson(batch, out),
+        LogsFormat::Ndjson | LogsFormat::LokiJson | LogsFormat::LokiProtobuf => {
+            render_log_ndjson(batch, out)
+        }
     }
 }
 

@@ -35,7 +35,7 @@ enum Command {
         config: PathBuf,
     },
     /// Generate data once, without network, to a file or stdout.
-    Generate(GenerateArgs),
+    Generate(Box<GenerateArgs>),
 }
 
 #[derive(Args)]
@@ -124,7 +124,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn validate(path: &PathBuf) -> ExitCode {
+fn validate(path: &std::path::Path) -> ExitCode {
     match Config::from_file(path) {
         Ok(config) => {
             println!(
@@ -145,7 +145,7 @@ fn validate(path: &PathBuf) -> ExitCode {
     }
 }
 
-fn generate(args: GenerateArgs) -> ExitCode {
+fn generate(args: Box<GenerateArgs>) -> ExitCode {
     let signal = Signal::parse(&args.signal).unwrap_or(Signal::Logs);
     let options = GenerateOptions {
         signal,

@@ -297,3 +297,61 @@ fn run_refuses_a_broken_configuration() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown type \"nope\""));
 }
+
+#[test]
+fn generate_loki_protobuf_decodes_with_an_independent_decoder() {
+    use loki_api::prost::Message as _;
+
+    let common = ["--signal", "logs", "--dialect", "logfmt", "--count", "30000", "--rate", "2000"];
+    let lines = generate(&common);
+    let mut args = common.to_vec();
+    args.extend(["--format", "loki-protobuf"]);
+    let framed = generate(&args);
+
+    let mut rest = framed.as_slice();
+    let mut decoded_lines = Vec::new();
+    let mut bodies = 0;
+    while !rest.is_empty() {
+        let length = loki_api::prost::encoding::decode_varint(&mut rest).expect("varint") as usize;
+        let (body, tail) = rest.split_at(length);
+        rest = tail;
+        bodies += 1;
+        let raw = snap::raw::Decoder::new().decompress_vec(body).expect("snappy block");
+        let request = loki_api::logproto::PushRequest::decode(raw.as_slice()).expect("push");
+        for stream in request.streams {
+            assert!(stream.labels.starts_with('{') && stream.labels.contains("service_name=\""));
+            let mut previous = i64::MIN;
+            for entry in stream.entries {
+                let ts = entry.timestamp.expect("timestamp");
+                let ns = ts.seconds * 1_000_000_000 + i64::from(ts.nanos);
+                assert!(ns >= previous, "entries ordered per stream");
+                previous = ns;
+                decoded_lines.push(entry.line);
+            }
+        }
+    }
+    assert!(bodies >= 2, "30000 lines make several push bodies of about 1 MiB, got {bodies}");
+    let mut expected: Vec<String> =
+        String::from_utf8(lines).expect("utf-8").lines().map(str::to_string).collect();
+    expected.sort();
+    decoded_lines.sort();
+    assert_eq!(decoded_lines, expected, "the same lines as --format lines");
+}
+
+#[test]
+fn generate_loki_json_bodies_are_valid_push_requests() {
+    let body = generate(&["--signal", "logs", "--dialect", "json", "--count", "500", "--format", "loki-json"]);
+    let text = String::from_utf8(body).expect("utf-8");
+    let mut count = 0;
+    for line in text.lines() {
+        let push: serde_json::Value = serde_json::from_str(line).expect("json");
+        for stream in push["streams"].as_array().expect("streams") {
+            assert!(stream["stream"]["service_name"].is_string());
+            for value in stream["values"].as_array().expect("values") {
+                assert!(value[0].as_str().expect("string timestamp").parse::<i64>().is_ok());
+                count += 1;
+            }
+        }
+    }
+    assert_eq!(count, 500);
+}

@@ -14,10 +14,13 @@ use super::AdminState;
 use crate::model::labels::escape_label_value;
 use crate::pipeline::stats::{DeliverySnapshot, DropReason};
 
+/// Sample values of a family: an optional extra label and the value.
+type FamilyValues = Vec<(Option<(&'static str, &'static str)>, u64)>;
+
 struct Family {
     name: &'static str,
     help: &'static str,
-    value: fn(&DeliverySnapshot) -> Vec<(Option<(&'static str, &'static str)>, u64)>,
+    value: fn(&DeliverySnapshot) -> FamilyValues,
 }
 
 const FAMILIES: &[Family] = &[

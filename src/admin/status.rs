@@ -14,10 +14,13 @@ use crate::pipeline::stats::{DeliverySnapshot, Stats};
 /// How far back rates look.
 const RATE_WINDOW: Duration = Duration::from_secs(10);
 
+/// Totals (records in, records failed) by `kind/id`, at one instant.
+type Totals = (Instant, BTreeMap<String, (u64, u64)>);
+
 /// Per-component totals sampled once a second, to derive recent rates.
 #[derive(Debug, Default)]
 pub struct RateTracker {
-    samples: Mutex<VecDeque<(Instant, BTreeMap<String, (u64, u64)>)>>,
+    samples: Mutex<VecDeque<Totals>>,
 }
 
 impl RateTracker {

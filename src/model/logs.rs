@@ -248,33 +248,6 @@ impl LogBatch {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn labels(service: &str) -> Arc<Labels> {
-        Arc::new(Labels::new([("service_name", service)]).expect("labels"))
-    }
-
-    #[test]
-    fn append_rebases_spans_and_streams() {
-        let mut a = LogBatch::new("t".into());
-        let s = a.stream_index(&labels("a"));
-        a.push_line(s, 1, Severity::Info, b"first");
-        let mut b = LogBatch::new("t".into());
-        let s = b.stream_index(&labels("b"));
-        b.push_metadata("user_id", b"u-1");
-        b.push_line(s, 2, Severity::Warn, b"second");
-        b.entries[0].metadata = 0..1;
-        a.append(&b);
-        assert_eq!(a.entries.len(), 2);
-        assert_eq!(a.line(&a.entries[1]), b"second");
-        assert_eq!(a.stream(&a.entries[1]).get("service_name"), Some("b"));
-        let pair = &a.metadata_of(&a.entries[1])[0];
-        assert_eq!(a.text_of(pair.value), b"u-1");
-    }
-}
-
 /// Writes a Unix-nanosecond time as RFC 3339 UTC with nine fraction digits.
 pub fn push_rfc3339_nanos(out: &mut Vec<u8>, timestamp_ns: i64) {
     let seconds = timestamp_ns.div_euclid(1_000_000_000);
@@ -319,4 +292,31 @@ pub fn civil_from_unix(seconds: i64) -> (i64, u32, u32, u32, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day, rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(service: &str) -> Arc<Labels> {
+        Arc::new(Labels::new([("service_name", service)]).expect("labels"))
+    }
+
+    #[test]
+    fn append_rebases_spans_and_streams() {
+        let mut a = LogBatch::new("t".into());
+        let s = a.stream_index(&labels("a"));
+        a.push_line(s, 1, Severity::Info, b"first");
+        let mut b = LogBatch::new("t".into());
+        let s = b.stream_index(&labels("b"));
+        b.push_metadata("user_id", b"u-1");
+        b.push_line(s, 2, Severity::Warn, b"second");
+        b.entries[0].metadata = 0..1;
+        a.append(&b);
+        assert_eq!(a.entries.len(), 2);
+        assert_eq!(a.line(&a.entries[1]), b"second");
+        assert_eq!(a.stream(&a.entries[1]).get("service_name"), Some("b"));
+        let pair = &a.metadata_of(&a.entries[1])[0];
+        assert_eq!(a.text_of(pair.value), b"u-1");
+    }
 }

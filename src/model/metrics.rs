@@ -112,12 +112,20 @@ impl Series {
         labels.retain(|(_, value)| !value.is_empty());
         labels.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let hash = series_hash(&name, labels.iter().map(|(n, v)| (&**n, &**v)));
-        Series { name, labels: labels.into_boxed_slice(), family, hash }
+        Series {
+            name,
+            labels: labels.into_boxed_slice(),
+            family,
+            hash,
+        }
     }
 
     /// The value of a label.
     pub fn label(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|(n, _)| &**n == name).map(|(_, v)| &**v)
+        self.labels
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, v)| &**v)
     }
 }
 

@@ -41,8 +41,10 @@ impl TagTenantConfig {
         if self.tenants.is_empty() {
             problems.push(Problem::new("tenants", "needs at least one tenant"));
         }
-        if let Some(label) = &self.label {
-            if !is_valid_label_name(label) || label.starts_with("__") {
+        if let Some(label) = &self.label
+            && (!is_valid_label_name(label) || label.starts_with("__"))
+        {
+            {
                 problems.push(Problem::new(
                     "label",
                     format!(
