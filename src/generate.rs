@@ -189,7 +189,9 @@ fn write_records(
         source.generate(Window::new(start, end), &mut batches);
         let mut produced = 0;
         for batch in batches.drain(..) {
-            let Batch::Logs(mut logs) = batch;
+            let Batch::Logs(mut logs) = batch else {
+                continue;
+            };
             if let Some(to) = plan.to {
                 logs.entries.retain(|e| e.timestamp_ns < to);
             }
@@ -235,17 +237,31 @@ struct PushWriter {
 }
 
 impl PushWriter {
-    fn add(&mut self, logs: &LogBatch, format: LogsFormat, writer: &mut impl Write) -> anyhow::Result<u64> {
+    fn add(
+        &mut self,
+        logs: &LogBatch,
+        format: LogsFormat,
+        writer: &mut impl Write,
+    ) -> anyhow::Result<u64> {
         match &mut self.pending {
             Some(pending) => pending.append(logs),
             None => self.pending = Some(logs.clone()),
         }
-        let full = self.pending.as_ref().is_some_and(|p| p.line_bytes() >= PUSH_BYTES);
-        if full { self.flush(format, writer) } else { Ok(0) }
+        let full = self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.line_bytes() >= PUSH_BYTES);
+        if full {
+            self.flush(format, writer)
+        } else {
+            Ok(0)
+        }
     }
 
     fn flush(&mut self, format: LogsFormat, writer: &mut impl Write) -> anyhow::Result<u64> {
-        let Some(pending) = self.pending.take() else { return Ok(0) };
+        let Some(pending) = self.pending.take() else {
+            return Ok(0);
+        };
         if pending.entries.is_empty() {
             return Ok(0);
         }
@@ -263,7 +279,9 @@ impl PushWriter {
                 framed.extend_from_slice(&self.body);
             }
         }
-        writer.write_all(&framed).context("cannot write the output")?;
+        writer
+            .write_all(&framed)
+            .context("cannot write the output")?;
         Ok(framed.len() as u64)
     }
 }

@@ -302,7 +302,16 @@ fn run_refuses_a_broken_configuration() {
 fn generate_loki_protobuf_decodes_with_an_independent_decoder() {
     use loki_api::prost::Message as _;
 
-    let common = ["--signal", "logs", "--dialect", "logfmt", "--count", "30000", "--rate", "2000"];
+    let common = [
+        "--signal",
+        "logs",
+        "--dialect",
+        "logfmt",
+        "--count",
+        "30000",
+        "--rate",
+        "2000",
+    ];
     let lines = generate(&common);
     let mut args = common.to_vec();
     args.extend(["--format", "loki-protobuf"]);
@@ -316,7 +325,9 @@ fn generate_loki_protobuf_decodes_with_an_independent_decoder() {
         let (body, tail) = rest.split_at(length);
         rest = tail;
         bodies += 1;
-        let raw = snap::raw::Decoder::new().decompress_vec(body).expect("snappy block");
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(body)
+            .expect("snappy block");
         let request = loki_api::logproto::PushRequest::decode(raw.as_slice()).expect("push");
         for stream in request.streams {
             assert!(stream.labels.starts_with('{') && stream.labels.contains("service_name=\""));
@@ -330,9 +341,15 @@ fn generate_loki_protobuf_decodes_with_an_independent_decoder() {
             }
         }
     }
-    assert!(bodies >= 2, "30000 lines make several push bodies of about 1 MiB, got {bodies}");
-    let mut expected: Vec<String> =
-        String::from_utf8(lines).expect("utf-8").lines().map(str::to_string).collect();
+    assert!(
+        bodies >= 2,
+        "30000 lines make several push bodies of about 1 MiB, got {bodies}"
+    );
+    let mut expected: Vec<String> = String::from_utf8(lines)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_string)
+        .collect();
     expected.sort();
     decoded_lines.sort();
     assert_eq!(decoded_lines, expected, "the same lines as --format lines");
@@ -340,7 +357,16 @@ fn generate_loki_protobuf_decodes_with_an_independent_decoder() {
 
 #[test]
 fn generate_loki_json_bodies_are_valid_push_requests() {
-    let body = generate(&["--signal", "logs", "--dialect", "json", "--count", "500", "--format", "loki-json"]);
+    let body = generate(&[
+        "--signal",
+        "logs",
+        "--dialect",
+        "json",
+        "--count",
+        "500",
+        "--format",
+        "loki-json",
+    ]);
     let text = String::from_utf8(body).expect("utf-8");
     let mut count = 0;
     for line in text.lines() {
@@ -348,7 +374,13 @@ fn generate_loki_json_bodies_are_valid_push_requests() {
         for stream in push["streams"].as_array().expect("streams") {
             assert!(stream["stream"]["service_name"].is_string());
             for value in stream["values"].as_array().expect("values") {
-                assert!(value[0].as_str().expect("string timestamp").parse::<i64>().is_ok());
+                assert!(
+                    value[0]
+                        .as_str()
+                        .expect("string timestamp")
+                        .parse::<i64>()
+                        .is_ok()
+                );
                 count += 1;
             }
         }

@@ -118,7 +118,7 @@ pub async fn preview(
     let mut text = Vec::new();
     let mut remaining = n;
     for batch in &batches {
-        let Batch::Logs(logs) = batch;
+        let Batch::Logs(logs) = batch else { continue };
         let mut logs = logs.clone();
         logs.entries.truncate(remaining);
         remaining -= logs.entries.len();

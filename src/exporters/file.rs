@@ -11,7 +11,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Exporter, ExporterInput, ExporterTask};
 use crate::config::Problem;
-use crate::model::{Batch, LogBatch, push_hex};
+use crate::model::labels::escape_label_value;
+use crate::model::metrics::push_float;
+use crate::model::{Batch, LogBatch, MetricBatch, push_hex};
 use crate::pipeline::stats::{DropReason, RejectClass};
 
 /// How records are written.
@@ -174,6 +176,73 @@ pub fn render_batch(batch: &Batch, format: TextFormat, out: &mut Vec<u8>) {
             TextFormat::Lines => render_log_lines(logs, out),
             TextFormat::Ndjson => render_log_ndjson(logs, out),
         },
+        Batch::Metrics(metrics) => match format {
+            TextFormat::Lines => render_metric_lines(metrics, out),
+            TextFormat::Ndjson => render_metric_ndjson(metrics, out),
+        },
+    }
+}
+
+/// Each sample as a text-format line with its millisecond timestamp:
+/// `name{label="value"} 1.5 1700000000000`.
+pub fn render_metric_lines(batch: &MetricBatch, out: &mut Vec<u8>) {
+    for sample in &batch.samples {
+        let series = batch.series_of(sample);
+        out.extend_from_slice(series.name.as_bytes());
+        if !series.labels.is_empty() {
+            out.push(b'{');
+            for (i, (name, value)) in series.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"=\"");
+                let mut escaped = String::new();
+                escape_label_value(&mut escaped, value);
+                out.extend_from_slice(escaped.as_bytes());
+                out.push(b'"');
+            }
+            out.push(b'}');
+        }
+        out.push(b' ');
+        push_float(out, sample.value);
+        out.push(b' ');
+        out.extend_from_slice(itoa::Buffer::new().format(sample.timestamp_ms).as_bytes());
+        out.push(b'\n');
+    }
+}
+
+/// One JSON object per sample: time, tenant, name, labels and value (a string for NaN and
+/// infinities, which JSON numbers cannot hold).
+pub fn render_metric_ndjson(batch: &MetricBatch, out: &mut Vec<u8>) {
+    let mut tenant = Vec::new();
+    json_string(&mut tenant, batch.tenant.as_bytes());
+    for sample in &batch.samples {
+        let series = batch.series_of(sample);
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        crate::model::logs::push_rfc3339_nanos(out, sample.timestamp_ms.saturating_mul(1_000_000));
+        out.extend_from_slice(b"\",\"tenant\":");
+        out.extend_from_slice(&tenant);
+        out.extend_from_slice(b",\"name\":");
+        json_string(out, series.name.as_bytes());
+        out.extend_from_slice(b",\"labels\":{");
+        for (i, (name, value)) in series.labels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_string(out, name.as_bytes());
+            out.push(b':');
+            json_string(out, value.as_bytes());
+        }
+        out.extend_from_slice(b"},\"value\":");
+        if sample.value.is_finite() {
+            push_float(out, sample.value);
+        } else {
+            out.push(b'"');
+            push_float(out, sample.value);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"}\n");
     }
 }
 

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Problem;
+use crate::model::metrics::TargetSet;
 use crate::model::{Batch, Signal};
 use crate::pipeline::stats::ComponentStats;
 
@@ -67,6 +68,16 @@ pub struct ExporterInput {
     pub stop: StopSignal,
 }
 
+/// What an exporter's `build` step may read.
+#[derive(Clone, Default)]
+pub struct ExporterContext {
+    /// The exporter's id.
+    pub id: String,
+    /// Target sets of the sources of every pipeline naming this exporter (pull exporters serve
+    /// them; push exporters ignore them).
+    pub target_sets: Vec<Arc<dyn TargetSet>>,
+}
+
 /// A built exporter, ready to run.
 pub trait Exporter: Send + 'static {
     /// Runs until the input closes and everything pending is delivered or dropped.
@@ -113,7 +124,7 @@ impl ExporterConfig {
     /// The signals the exporter accepts.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
-            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs],
+            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs, Signal::Metrics],
             ExporterConfig::Loki(_) => &[Signal::Logs],
         }
     }
@@ -136,8 +147,14 @@ impl ExporterConfig {
         }
     }
 
+    /// Whether the exporter is pulled from (it serves target sets and takes no batches).
+    pub fn is_pull(&self) -> bool {
+        false
+    }
+
     /// Builds the exporter.
-    pub fn build(&self) -> Result<Box<dyn Exporter>, String> {
+    pub fn build(&self, context: &ExporterContext) -> Result<Box<dyn Exporter>, String> {
+        let _ = context;
         match self {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),

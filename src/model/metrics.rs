@@ -234,6 +234,20 @@ pub struct MetricSample {
     pub exemplar: Option<Exemplar>,
 }
 
+/// Writes `value` in the Go float syntax of the exposition formats: `NaN`, `+Inf`, `-Inf`,
+/// integers without a fraction, otherwise the shortest round-tripping decimal.
+pub fn push_float(out: &mut Vec<u8>, value: f64) {
+    if value.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if value.is_infinite() {
+        out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if value == value.trunc() && value.abs() < 1e15 {
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
+    } else {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    }
+}
+
 /// Prometheus's staleness marker: a NaN with this exact bit pattern, and never another NaN.
 pub const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
 
@@ -277,6 +291,21 @@ mod tests {
         assert_eq!(STALE_NAN.to_bits(), 0x7ff0_0000_0000_0002);
         assert!(is_stale_marker(STALE_NAN));
         assert!(!is_stale_marker(f64::NAN));
+    }
+
+    #[test]
+    fn floats_use_the_go_syntax() {
+        let render = |v| {
+            let mut out = Vec::new();
+            push_float(&mut out, v);
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert_eq!(render(f64::NAN), "NaN");
+        assert_eq!(render(f64::INFINITY), "+Inf");
+        assert_eq!(render(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(render(42.0), "42");
+        assert_eq!(render(-0.25), "-0.25");
+        assert_eq!(render(1e20), "1e20");
     }
 
     #[test]

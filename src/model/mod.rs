@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use labels::Labels;
 pub use logs::{LogBatch, LogEntry, MetadataPair, Severity, TextSpan};
+pub use metrics::MetricBatch;
 
 /// A tenant identifier, shared cheaply between records.
 pub type TenantId = Arc<str>;
@@ -63,6 +64,8 @@ impl fmt::Display for Signal {
 pub enum Batch {
     /// Log records.
     Logs(LogBatch),
+    /// Metric samples.
+    Metrics(MetricBatch),
 }
 
 impl Batch {
@@ -70,6 +73,7 @@ impl Batch {
     pub fn signal(&self) -> Signal {
         match self {
             Batch::Logs(_) => Signal::Logs,
+            Batch::Metrics(_) => Signal::Metrics,
         }
     }
 
@@ -77,6 +81,7 @@ impl Batch {
     pub fn tenant(&self) -> &TenantId {
         match self {
             Batch::Logs(batch) => &batch.tenant,
+            Batch::Metrics(batch) => &batch.tenant,
         }
     }
 
@@ -84,6 +89,7 @@ impl Batch {
     pub fn len(&self) -> usize {
         match self {
             Batch::Logs(batch) => batch.entries.len(),
+            Batch::Metrics(batch) => batch.samples.len(),
         }
     }
 

@@ -21,7 +21,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::exporters::{Exporter, ExporterInput, StopSignal};
+use crate::exporters::{Exporter, ExporterContext, ExporterInput, StopSignal};
+use crate::model::metrics::TargetSet;
 use crate::model::{Batch, Signal};
 use crate::processors::Processor;
 use crate::sources::{BuildContext, Source, TenantSpec};
@@ -45,6 +46,34 @@ pub fn resolve_tenants(config: &Config, names: Option<&[String]>) -> Vec<TenantS
         Some(names) => names.iter().map(spec).collect(),
         None => config.tenants.keys().map(spec).collect(),
     }
+}
+
+/// Builds every source that some pipeline names, with no routes yet.
+fn build_sources(
+    config: &Config,
+    stats: &Arc<Stats>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, (Box<dyn Source>, Vec<Route>)> {
+    let mut built = BTreeMap::new();
+    for (id, source_config) in &config.sources {
+        if !config.pipelines.values().any(|p| p.sources.contains(id)) {
+            tracing::warn!(source = %id, "Source is in no pipeline; it will not run.");
+            continue;
+        }
+        stats.component("source", id, source_config.type_name());
+        let context = BuildContext {
+            seed: config.seed,
+            component_id: id.clone(),
+            tenants: resolve_tenants(config, source_config.tenants()),
+        };
+        match source_config.build(&context) {
+            Ok(source) => {
+                built.insert(id.clone(), (source, Vec::new()));
+            }
+            Err(error) => errors.push(format!("sources.{id}: {error}")),
+        }
+    }
+    built
 }
 
 /// One output of a source: the queue of a pipeline of one signal.
@@ -86,6 +115,24 @@ impl Topology {
     /// Builds every component; on failure, returns every build error at once.
     pub fn build(config: &Config, stats: &Arc<Stats>) -> Result<Topology, Vec<String>> {
         let mut errors = Vec::new();
+        let mut built_sources = build_sources(config, stats, &mut errors);
+
+        // Target sets of every source, collected per exporter through the pipelines naming it.
+        let mut target_sets: BTreeMap<&str, Vec<Arc<dyn TargetSet>>> = BTreeMap::new();
+        for pipeline in config.pipelines.values() {
+            for source in &pipeline.sources {
+                let Some(set) = built_sources.get(source).and_then(|(s, _)| s.target_set()) else {
+                    continue;
+                };
+                for exporter in &pipeline.exporters {
+                    let sets = target_sets.entry(exporter.as_str()).or_default();
+                    if !sets.iter().any(|known| Arc::ptr_eq(known, &set)) {
+                        sets.push(Arc::clone(&set));
+                    }
+                }
+            }
+        }
+
         let mut exporter_txs = BTreeMap::new();
         let mut exporters = Vec::new();
         for (id, exporter_config) in &config.exporters {
@@ -93,9 +140,15 @@ impl Topology {
             let capacity = exporter_config.queue_capacity().max(1);
             let (tx, rx) = mpsc::channel(capacity);
             component.set_queue(0, capacity);
-            match exporter_config.build() {
+            let context = ExporterContext {
+                id: id.clone(),
+                target_sets: target_sets.remove(id.as_str()).unwrap_or_default(),
+            };
+            match exporter_config.build(&context) {
                 Ok(exporter) => {
-                    exporter_txs.insert(id.clone(), (tx, Arc::clone(&component)));
+                    if !exporter_config.is_pull() {
+                        exporter_txs.insert(id.clone(), (tx, Arc::clone(&component)));
+                    }
                     exporters.push(ExporterPart {
                         exporter,
                         rx,
@@ -106,7 +159,6 @@ impl Topology {
             }
         }
 
-        let mut source_routes: BTreeMap<String, Vec<Route>> = BTreeMap::new();
         let mut pipelines = Vec::new();
         for (id, pipeline) in &config.pipelines {
             let Some(signal) = Config::pipeline_signal(id) else {
@@ -115,16 +167,6 @@ impl Topology {
             let component = stats.component("pipeline", id, signal.as_str());
             let (tx, rx) = mpsc::channel(PIPELINE_QUEUE_CAPACITY);
             component.set_queue(0, PIPELINE_QUEUE_CAPACITY);
-            for source in &pipeline.sources {
-                source_routes
-                    .entry(source.clone())
-                    .or_default()
-                    .push(Route {
-                        signal,
-                        tx: tx.clone(),
-                        stats: Arc::clone(&component),
-                    });
-            }
             let mut processors = Vec::new();
             for processor_id in &pipeline.processors {
                 match config.processors.get(processor_id).map(|p| p.build()) {
@@ -133,7 +175,7 @@ impl Topology {
                     None => errors.push(format!("pipelines.{id}: no processor {processor_id:?}")),
                 }
             }
-            let routes = pipeline
+            let routes: Vec<Route> = pipeline
                 .exporters
                 .iter()
                 .filter_map(|exporter| exporter_txs.get(exporter))
@@ -143,6 +185,18 @@ impl Topology {
                     stats: Arc::clone(stats),
                 })
                 .collect();
+            // A pipeline whose exporters all pull needs no batches from its sources.
+            if !routes.is_empty() {
+                for source in &pipeline.sources {
+                    if let Some((_, source_routes)) = built_sources.get_mut(source) {
+                        source_routes.push(Route {
+                            signal,
+                            tx: tx.clone(),
+                            stats: Arc::clone(&component),
+                        });
+                    }
+                }
+            }
             pipelines.push(PipelinePart {
                 rx,
                 processors,
@@ -151,28 +205,19 @@ impl Topology {
             });
         }
 
-        let mut sources = Vec::new();
-        for (id, source_config) in &config.sources {
-            let Some(routes) = source_routes.remove(id) else {
-                tracing::warn!(source = %id, "Source is in no pipeline; it will not run.");
-                continue;
-            };
-            let context = BuildContext {
-                seed: config.seed,
-                component_id: id.clone(),
-                tenants: resolve_tenants(config, source_config.tenants()),
-            };
-            let component = stats.component("source", id, source_config.type_name());
-            match source_config.build(&context) {
-                Ok(source) => sources.push(SourcePart {
-                    id: id.clone(),
+        let sources = built_sources
+            .into_iter()
+            .filter(|(_, (_, routes))| !routes.is_empty())
+            .map(|(id, (source, routes))| {
+                let stats = stats.component("source", &id, config.sources[&id].type_name());
+                SourcePart {
+                    id,
                     source,
                     routes,
-                    stats: component,
-                }),
-                Err(error) => errors.push(format!("sources.{id}: {error}")),
-            }
-        }
+                    stats,
+                }
+            })
+            .collect();
         if errors.is_empty() {
             Ok(Topology {
                 sources,

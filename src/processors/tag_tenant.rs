@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::Processor;
 use crate::config::Problem;
-use crate::model::{Batch, LogBatch, TenantId, labels::is_valid_label_name};
+use crate::model::metrics::{LabelPair, Series};
+use crate::model::{Batch, LogBatch, MetricBatch, TenantId, labels::is_valid_label_name};
 
 /// `[processors.<id>]` with `type = "tag_tenant"`.
 #[derive(Clone, Debug, Deserialize)]
@@ -90,6 +91,13 @@ impl TagTenant {
                 }
                 Batch::Logs(logs)
             }
+            Batch::Metrics(mut metrics) => {
+                metrics.tenant = Arc::clone(tenant);
+                if let Some(label) = &self.label {
+                    relabel_series(&mut metrics, label, tenant);
+                }
+                Batch::Metrics(metrics)
+            }
         }
     }
 }
@@ -101,6 +109,25 @@ fn relabel(batch: &mut LogBatch, label: &str, tenant: &str) {
         if let Ok(labels) = stream.with(label, tenant) {
             *stream = Arc::new(labels);
         }
+    }
+}
+
+fn relabel_series(batch: &mut MetricBatch, label: &str, tenant: &str) {
+    let name: Arc<str> = Arc::from(label);
+    let value: Arc<str> = Arc::from(tenant);
+    for series in &mut batch.series {
+        let mut labels: Vec<LabelPair> = series
+            .labels
+            .iter()
+            .filter(|(n, _)| **n != *label)
+            .cloned()
+            .collect();
+        labels.push((Arc::clone(&name), Arc::clone(&value)));
+        *series = Arc::new(Series::new(
+            Arc::clone(&series.name),
+            labels,
+            Arc::clone(&series.family),
+        ));
     }
 }
 
@@ -155,7 +182,9 @@ mod tests {
         processor("tenants = [\"a\", \"b\"]\nlabel = \"tenant\"").process(batch("x"), &mut out);
         let tenants: Vec<&str> = out.iter().map(|b| &**b.tenant()).collect();
         assert_eq!(tenants, ["a", "b"]);
-        let Batch::Logs(logs) = &out[1];
+        let Batch::Logs(logs) = &out[1] else {
+            panic!("logs expected")
+        };
         assert_eq!(logs.streams[0].get("tenant"), Some("b"));
         assert_eq!(logs.streams[0].get("service_name"), Some("cart"));
     }

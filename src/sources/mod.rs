@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::config::Problem;
+use crate::model::metrics::TargetSet;
 use crate::model::{Batch, Signal, TenantId};
 
 /// The unit of virtual time a source generates at once: 100 ms.
@@ -68,6 +69,11 @@ pub trait Source: Send + 'static {
 
     /// Generates every record with a timestamp in `window`, as batches of one tenant and signal.
     fn generate(&mut self, window: Window, out: &mut Vec<Batch>);
+
+    /// The scrape targets this source models, for pull exporters (`prometheus_scrape`).
+    fn target_set(&self) -> Option<Arc<dyn TargetSet>> {
+        None
+    }
 
     /// Generates a preview of at most `n` records of `signal` starting at `start_ns`.
     fn preview(&mut self, signal: Signal, start_ns: i64, n: usize) -> Vec<Batch> {

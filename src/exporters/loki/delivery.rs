@@ -242,7 +242,16 @@ impl Runner {
     }
 
     fn receive(&mut self, batch: Batch) {
-        let Batch::Logs(batch) = batch;
+        let batch = match batch {
+            Batch::Logs(batch) => batch,
+            other => {
+                // Configuration validation routes only logs here; count anything else.
+                let delivery = self.tenant(other.tenant()).delivery.clone();
+                delivery.add_generated(other.len() as u64);
+                delivery.add_dropped(DropReason::WriteFailed, other.len() as u64);
+                return;
+            }
+        };
         let records = batch.entries.len() as u64;
         let tenant = Arc::clone(&batch.tenant);
         let state = self.tenant(&tenant);
@@ -393,9 +402,9 @@ impl Runner {
     /// tasks in flight, which count their own records.
     async fn drop_everything_left(&mut self) {
         self.input.rx.close();
-        while let Ok(Batch::Logs(batch)) = self.input.rx.try_recv() {
-            let records = batch.entries.len() as u64;
-            let delivery = self.tenant(&batch.tenant).delivery.clone();
+        while let Ok(batch) = self.input.rx.try_recv() {
+            let records = batch.len() as u64;
+            let delivery = self.tenant(batch.tenant()).delivery.clone();
             delivery.add_generated(records);
             delivery.add_dropped(DropReason::Shutdown, records);
         }
