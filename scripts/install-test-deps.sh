@@ -5,6 +5,8 @@ set -euo pipefail
 need_apt=()
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# A real Prometheus for the metrics end-to-end tests (started by the tests, never by systemd).
+[ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing ${need_apt[*]} from Debian packages." >&2
