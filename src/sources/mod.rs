@@ -102,11 +102,13 @@ pub trait Source: Send + 'static {
 pub enum SourceConfig {
     /// `type = "logs"`: a volume stream in one dialect.
     Logs(logs::LogsSourceConfig),
+    /// `type = "metrics"`: synthetic scrape targets following the signal model.
+    Metrics(metrics::MetricsSourceConfig),
 }
 
 impl SourceConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["logs"];
+    pub const TYPES: &'static [&'static str] = &["logs", "metrics"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -115,6 +117,9 @@ impl SourceConfig {
     {
         match type_name {
             "logs" => Some(logs::LogsSourceConfig::deserialize(deserializer).map(Self::Logs)),
+            "metrics" => {
+                Some(metrics::MetricsSourceConfig::deserialize(deserializer).map(Self::Metrics))
+            }
             _ => None,
         }
     }
@@ -123,6 +128,7 @@ impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Logs(_) => "logs",
+            SourceConfig::Metrics(_) => "metrics",
         }
     }
 
@@ -130,6 +136,7 @@ impl SourceConfig {
     pub fn tenants(&self) -> Option<&[String]> {
         match self {
             SourceConfig::Logs(config) => config.tenants.as_deref(),
+            SourceConfig::Metrics(config) => config.tenants.as_deref(),
         }
     }
 
@@ -137,6 +144,7 @@ impl SourceConfig {
     pub fn signals(&self) -> &'static [Signal] {
         match self {
             SourceConfig::Logs(_) => &[Signal::Logs],
+            SourceConfig::Metrics(_) => &[Signal::Metrics],
         }
     }
 
@@ -144,6 +152,7 @@ impl SourceConfig {
     pub fn validate(&self) -> Vec<Problem> {
         match self {
             SourceConfig::Logs(config) => config.validate(),
+            SourceConfig::Metrics(config) => config.validate(),
         }
     }
 
@@ -151,6 +160,7 @@ impl SourceConfig {
     pub fn build(&self, context: &BuildContext) -> Result<Box<dyn Source>, String> {
         match self {
             SourceConfig::Logs(config) => Ok(Box::new(config.build(context)?)),
+            SourceConfig::Metrics(config) => Ok(Box::new(config.build(context)?)),
         }
     }
 }

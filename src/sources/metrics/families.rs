@@ -68,7 +68,12 @@ pub struct Families {
 }
 
 fn family(name: &str, kind: MetricKind, unit: &str, help: &str) -> Arc<Family> {
-    Arc::new(Family { name: name.into(), help: help.into(), unit: unit.into(), kind })
+    Arc::new(Family {
+        name: name.into(),
+        help: help.into(),
+        unit: unit.into(),
+        kind,
+    })
 }
 
 impl Families {
@@ -107,7 +112,12 @@ impl Families {
                 "bytes",
                 "Virtual memory size in bytes.",
             ),
-            process_open_fds: family("process_open_fds", Gauge, "", "Number of open file descriptors."),
+            process_open_fds: family(
+                "process_open_fds",
+                Gauge,
+                "",
+                "Number of open file descriptors.",
+            ),
             process_max_fds: family(
                 "process_max_fds",
                 Gauge,
@@ -120,7 +130,12 @@ impl Families {
                 "seconds",
                 "Start time of the process since unix epoch in seconds.",
             ),
-            build_info: family("service_build", Info, "", "Version of the running service build."),
+            build_info: family(
+                "service_build",
+                Info,
+                "",
+                "Version of the running service build.",
+            ),
             node_cpu: family(
                 "node_cpu_seconds",
                 Counter,
@@ -184,7 +199,12 @@ impl Families {
                 "seconds",
                 "Node boot time, in unixtime.",
             ),
-            kube_phase: family("kube_pod_status_phase", Gauge, "", "The pods current phase."),
+            kube_phase: family(
+                "kube_pod_status_phase",
+                Gauge,
+                "",
+                "The pods current phase.",
+            ),
             kube_restarts: family(
                 "kube_pod_container_status_restarts",
                 Counter,

@@ -35,7 +35,11 @@ impl LogNormal {
         let (mut low, mut high) = (self.median * 1e-4, self.median * 1e4);
         for _ in 0..80 {
             let mid = (low * high).sqrt();
-            if self.cdf(mid) < q { low = mid } else { high = mid }
+            if self.cdf(mid) < q {
+                low = mid
+            } else {
+                high = mid
+            }
         }
         (low * high).sqrt()
     }
@@ -48,13 +52,15 @@ pub fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 
 /// OpenTelemetry's advisory bucket bounds for `http.server.request.duration`, in seconds.
-pub const OTEL_BUCKETS: [f64; 14] =
-    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const OTEL_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 #[cfg(test)]
 mod tests {
@@ -62,7 +68,12 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, expected) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (2.0, 0.995_322_3)] {
+        for (x, expected) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (2.0, 0.995_322_3),
+        ] {
             assert!((erf(x) - expected).abs() < 2e-7, "erf({x})");
             assert!((erf(-x) + expected).abs() < 2e-7, "erf(-{x})");
         }
@@ -70,7 +81,10 @@ mod tests {
 
     #[test]
     fn cdf_is_half_at_the_median_and_monotone() {
-        let latency = LogNormal { median: 0.05, sigma: 0.6 };
+        let latency = LogNormal {
+            median: 0.05,
+            sigma: 0.6,
+        };
         assert!((latency.cdf(0.05) - 0.5).abs() < 1e-6);
         let mut previous = 0.0;
         for bound in OTEL_BUCKETS {
