@@ -32,7 +32,11 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn synthtel");
-        let daemon = Daemon { child, admin, _dir: dir };
+        let daemon = Daemon {
+            child,
+            admin,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some((200, _)) = http_get(admin, "/readyz") {
@@ -105,27 +109,42 @@ exporters = ["targets"]
         let labels = &group["labels"];
         let path = labels["__metrics_path__"].as_str().expect("path");
         let (status, body) =
-            http_get_with(scrape_port, path, &[("Accept", "text/plain;version=0.0.4")]).expect("scrape");
+            http_get_with(scrape_port, path, &[("Accept", "text/plain;version=0.0.4")])
+                .expect("scrape");
         assert_eq!(status, 200);
         let text = String::from_utf8(body).expect("utf-8");
-        let samples = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        let samples = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .count();
         let instance = labels["instance"].as_str().expect("instance");
         let tenant = labels["tenant"].as_str().expect("tenant");
-        let query = format!("scrape_samples_scraped{{instance=\"{instance}\",tenant=\"{tenant}\"}}");
+        let query =
+            format!("scrape_samples_scraped{{instance=\"{instance}\",tenant=\"{tenant}\"}}");
         let scraped = prometheus.value(&query).expect("scraped samples");
         assert_eq!(scraped as usize, samples, "{instance}");
 
         let checked = promtool_check_metrics(&text);
-        assert!(checked.0, "promtool check metrics failed for {path}:\n{}", checked.1);
+        assert!(
+            checked.0,
+            "promtool check metrics failed for {path}:\n{}",
+            checked.1
+        );
     }
 
     let metadata = prometheus.api("/api/v1/metadata");
     let data = &metadata["data"];
     let kind = |name: &str| data[name][0]["type"].as_str().map(str::to_string);
-    assert_eq!(kind("http_server_request_duration_seconds").as_deref(), Some("histogram"));
+    assert_eq!(
+        kind("http_server_request_duration_seconds").as_deref(),
+        Some("histogram")
+    );
     assert_eq!(kind("process_start_time_seconds").as_deref(), Some("gauge"));
     assert!(
-        kind("http_requests").or_else(|| kind("http_requests_total")).as_deref() == Some("counter"),
+        kind("http_requests")
+            .or_else(|| kind("http_requests_total"))
+            .as_deref()
+            == Some("counter"),
         "{data}"
     );
 
@@ -135,8 +154,16 @@ exporters = ["targets"]
         Duration::from_secs(30),
         |result| !result.is_empty(),
     );
-    assert!(prometheus.query("rate(http_requests_total[10s]) < 0").is_empty());
-    assert!(prometheus.query("rate(node_cpu_seconds_total[10s]) < 0").is_empty());
+    assert!(
+        prometheus
+            .query("rate(http_requests_total[10s]) < 0")
+            .is_empty()
+    );
+    assert!(
+        prometheus
+            .query("rate(node_cpu_seconds_total[10s]) < 0")
+            .is_empty()
+    );
     let tenants = prometheus.query("count by (tenant) (http_requests_total)");
     assert_eq!(tenants.len(), 2, "{tenants:?}");
 
@@ -147,7 +174,10 @@ exporters = ["targets"]
         .find(|c| c["id"] == "targets")
         .cloned()
         .expect("scrape exporter status");
-    assert!(exporter["totals"]["accepted"].as_u64().unwrap_or(0) > 0, "{exporter}");
+    assert!(
+        exporter["totals"]["accepted"].as_u64().unwrap_or(0) > 0,
+        "{exporter}"
+    );
 }
 
 #[test]
@@ -186,24 +216,47 @@ exporters = ["prom"]
     let series = prometheus.query("process_start_time_seconds{tenant=\"acme\",job=\"checkout\"}");
     assert_eq!(series.len(), 2, "two instances: {series:?}");
     for labels in series.iter().map(|s| &s["metric"]) {
-        assert!(labels["instance"].as_str().is_some_and(|i| i.starts_with("checkout-")));
+        assert!(
+            labels["instance"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("checkout-"))
+        );
         assert_eq!(labels["namespace"], "shop");
         assert_eq!(labels["service"], "checkout");
     }
     let p99 = "histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{tenant=\"acme\"}[20s])))";
     let quantile = prometheus.wait_for(p99, Duration::from_secs(40), |result| {
-        result.first().and_then(|r| r["value"][1].as_str()).and_then(|v| v.parse::<f64>().ok()).is_some_and(f64::is_finite)
+        result
+            .first()
+            .and_then(|r| r["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(f64::is_finite)
     });
-    let value: f64 = quantile[0]["value"][1].as_str().expect("value").parse().expect("float");
+    let value: f64 = quantile[0]["value"][1]
+        .as_str()
+        .expect("value")
+        .parse()
+        .expect("float");
     assert!(value > 0.005 && value <= 10.0, "p99 = {value}");
-    assert!(prometheus.query("rate(http_requests_total[20s]) < 0").is_empty());
-    assert!(prometheus.query("rate(process_cpu_seconds_total[20s]) < 0").is_empty());
+    assert!(
+        prometheus
+            .query("rate(http_requests_total[20s]) < 0")
+            .is_empty()
+    );
+    assert!(
+        prometheus
+            .query("rate(process_cpu_seconds_total[20s]) < 0")
+            .is_empty()
+    );
 }
 
 /// Runs `promtool check metrics` on an exposition: (passed, findings).
 fn promtool_check_metrics(text: &str) -> (bool, String) {
     let promtool = std::path::Path::new("/usr/bin/promtool");
-    assert!(promtool.exists(), "promtool is missing: run `make test-deps`");
+    assert!(
+        promtool.exists(),
+        "promtool is missing: run `make test-deps`"
+    );
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -211,7 +264,12 @@ fn promtool_check_metrics(text: &str) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
     let output = child.wait_with_output().expect("promtool output");
     let findings = format!(
         "{}{}",

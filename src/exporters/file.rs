@@ -13,7 +13,8 @@ use super::{Exporter, ExporterInput, ExporterTask};
 use crate::config::Problem;
 use crate::model::labels::escape_label_value;
 use crate::model::metrics::push_float;
-use crate::model::{Batch, LogBatch, MetricBatch, push_hex};
+use crate::model::traces::{AttributeValue, KeyValue};
+use crate::model::{Batch, LogBatch, MetricBatch, SpanBatch, push_hex};
 use crate::pipeline::stats::{DropReason, RejectClass};
 
 /// How records are written.
@@ -180,7 +181,90 @@ pub fn render_batch(batch: &Batch, format: TextFormat, out: &mut Vec<u8>) {
             TextFormat::Lines => render_metric_lines(metrics, out),
             TextFormat::Ndjson => render_metric_ndjson(metrics, out),
         },
+        Batch::Traces(traces) => match format {
+            TextFormat::Lines => render_span_lines(traces, out),
+            TextFormat::Ndjson => render_span_ndjson(traces, out),
+        },
     }
+}
+
+/// One readable line per span: time, ids, service, kind, name, duration and status.
+pub fn render_span_lines(batch: &SpanBatch, out: &mut Vec<u8>) {
+    for span in &batch.spans {
+        crate::model::logs::push_rfc3339_nanos(out, span.start_ns);
+        out.extend_from_slice(b" trace_id=");
+        push_hex(out, &span.trace_id);
+        out.extend_from_slice(b" span_id=");
+        push_hex(out, &span.span_id);
+        out.extend_from_slice(b" parent_id=");
+        match span.parent_span_id {
+            Some(parent) => push_hex(out, &parent),
+            None => out.push(b'-'),
+        }
+        let service = batch.resource_of(span).get("service.name").unwrap_or("-");
+        let _ = write!(
+            out,
+            " service={service} kind={:?} name={:?} duration_us={} status={:?}",
+            span.kind,
+            span.name,
+            (span.end_ns - span.start_ns) / 1000,
+            span.status
+        );
+        out.push(b'\n');
+    }
+}
+
+/// One JSON object per span, with hex ids and attributes as a flat object.
+pub fn render_span_ndjson(batch: &SpanBatch, out: &mut Vec<u8>) {
+    for span in &batch.spans {
+        out.extend_from_slice(b"{\"trace_id\":\"");
+        push_hex(out, &span.trace_id);
+        out.extend_from_slice(b"\",\"span_id\":\"");
+        push_hex(out, &span.span_id);
+        out.push(b'"');
+        if let Some(parent) = span.parent_span_id {
+            out.extend_from_slice(b",\"parent_span_id\":\"");
+            push_hex(out, &parent);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"tenant\":");
+        json_string(out, batch.tenant.as_bytes());
+        out.extend_from_slice(b",\"name\":");
+        json_string(out, span.name.as_bytes());
+        let _ = write!(
+            out,
+            ",\"kind\":{},\"start_ns\":{},\"end_ns\":{},\"status\":{}",
+            span.kind as i32, span.start_ns, span.end_ns, span.status as i32
+        );
+        out.extend_from_slice(b",\"resource\":");
+        attributes_json(&batch.resource_of(span).attributes, out);
+        out.extend_from_slice(b",\"attributes\":");
+        attributes_json(&span.attributes, out);
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+fn attributes_json(attributes: &[KeyValue], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, kv) in attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_string(out, kv.key.as_bytes());
+        out.push(b':');
+        match &kv.value {
+            AttributeValue::String(text) => json_string(out, text.as_bytes()),
+            AttributeValue::Int(value) => {
+                out.extend_from_slice(itoa::Buffer::new().format(*value).as_bytes())
+            }
+            AttributeValue::Double(value) if value.is_finite() => push_float(out, *value),
+            AttributeValue::Double(_) => out.extend_from_slice(b"null"),
+            AttributeValue::Bool(value) => {
+                out.extend_from_slice(if *value { b"true" } else { b"false" })
+            }
+        }
+    }
+    out.push(b'}');
 }
 
 /// Each sample as a text-format line with its millisecond timestamp:

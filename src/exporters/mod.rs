@@ -124,7 +124,7 @@ impl ExporterConfig {
     /// The signals the exporter accepts.
     pub fn signals(&self) -> &'static [Signal] {
         match self {
-            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs, Signal::Metrics],
+            ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &Signal::ALL,
             ExporterConfig::Loki(_) => &[Signal::Logs],
         }
     }

@@ -7,6 +7,7 @@
 pub mod labels;
 pub mod logs;
 pub mod metrics;
+pub mod traces;
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use labels::Labels;
 pub use logs::{LogBatch, LogEntry, MetadataPair, Severity, TextSpan};
 pub use metrics::MetricBatch;
+pub use traces::SpanBatch;
 
 /// A tenant identifier, shared cheaply between records.
 pub type TenantId = Arc<str>;
@@ -66,6 +68,8 @@ pub enum Batch {
     Logs(LogBatch),
     /// Metric samples.
     Metrics(MetricBatch),
+    /// Spans.
+    Traces(SpanBatch),
 }
 
 impl Batch {
@@ -74,6 +78,7 @@ impl Batch {
         match self {
             Batch::Logs(_) => Signal::Logs,
             Batch::Metrics(_) => Signal::Metrics,
+            Batch::Traces(_) => Signal::Traces,
         }
     }
 
@@ -82,6 +87,7 @@ impl Batch {
         match self {
             Batch::Logs(batch) => &batch.tenant,
             Batch::Metrics(batch) => &batch.tenant,
+            Batch::Traces(batch) => &batch.tenant,
         }
     }
 
@@ -90,6 +96,7 @@ impl Batch {
         match self {
             Batch::Logs(batch) => batch.entries.len(),
             Batch::Metrics(batch) => batch.samples.len(),
+            Batch::Traces(batch) => batch.spans.len(),
         }
     }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::Processor;
 use crate::config::Problem;
 use crate::model::metrics::{LabelPair, Series};
+use crate::model::traces::{KeyValue, Resource};
 use crate::model::{Batch, LogBatch, MetricBatch, TenantId, labels::is_valid_label_name};
 
 /// `[processors.<id>]` with `type = "tag_tenant"`.
@@ -97,6 +98,20 @@ impl TagTenant {
                     relabel_series(&mut metrics, label, tenant);
                 }
                 Batch::Metrics(metrics)
+            }
+            Batch::Traces(mut traces) => {
+                traces.tenant = Arc::clone(tenant);
+                if let Some(label) = &self.label {
+                    for resource in &mut traces.resources {
+                        let mut changed = Resource::clone(resource);
+                        changed.attributes.retain(|kv| kv.key != label.as_str());
+                        changed
+                            .attributes
+                            .push(KeyValue::new(label.clone(), tenant.to_string()));
+                        *resource = Arc::new(changed);
+                    }
+                }
+                Batch::Traces(traces)
             }
         }
     }

@@ -2,7 +2,10 @@
 //!
 //! A test that needs a backend fails loudly when it is missing; it never skips.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support code"
+)]
 
 pub mod prometheus;
 
@@ -12,7 +15,11 @@ use std::time::Duration;
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A plain HTTP/1.0 GET (so that no chunked encoding comes back): status and body.
@@ -23,7 +30,9 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
 /// Like [`http_get`], with extra request headers.
 pub fn http_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let mut request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));

@@ -47,7 +47,10 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
         let child = Command::new(binary())
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver")
             .arg("--enable-feature=exemplar-storage")
@@ -83,13 +86,19 @@ impl Prometheus {
     /// An instant query; returns `data.result`.
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
         let value = self.api(&format!("/api/v1/query?query={}", url_encode(promql)));
-        value["data"]["result"].as_array().cloned().unwrap_or_default()
+        value["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// An instant query evaluated at Unix second `time`.
     pub fn query_at(&self, promql: &str, time: f64) -> Vec<serde_json::Value> {
         let path = format!("/api/v1/query?query={}&time={time}", url_encode(promql));
-        self.api(&path)["data"]["result"].as_array().cloned().unwrap_or_default()
+        self.api(&path)["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The single scalar value of an instant query, if there is exactly one series.
@@ -126,7 +135,10 @@ impl Prometheus {
     /// Active scrape targets (`/api/v1/targets?state=active`).
     pub fn active_targets(&self) -> Vec<serde_json::Value> {
         let value = self.api("/api/v1/targets?state=active");
-        value["data"]["activeTargets"].as_array().cloned().unwrap_or_default()
+        value["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
