@@ -260,10 +260,11 @@ impl Source for LogsSource {
     fn generate(&mut self, window: Window, out: &mut Vec<Batch>) {
         for tenant in &mut self.tenants {
             let mut batch = LogBatch::new(Arc::clone(&tenant.id));
-            tenant.begin_batch();
+            tenant.begin_batch(&mut batch, window);
             for bucket in window.buckets() {
                 tenant.generate_bucket(bucket, &mut batch);
             }
+            tenant.end_batch(&batch);
             if !batch.entries.is_empty() {
                 out.push(Batch::Logs(batch));
             }

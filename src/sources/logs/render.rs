@@ -9,7 +9,7 @@ use super::escape::{push_json_escaped, push_logfmt_value, push_sd_param_value};
 use super::pools::{Pools, SlotScope, render_slot};
 use super::templates::{Part, Template};
 use super::tenant::{Clocks, EntryExtras, ServiceState};
-use crate::model::{Severity, SpanId, TraceId, push_hex};
+use crate::model::{Severity, SpanId, TraceId};
 use crate::random::Rng;
 
 /// Longest CRI content chunk; longer content is split into `P` chunks and a final `F` chunk.
@@ -97,9 +97,7 @@ pub fn push_parts(parts: &[Part], line: &Line<'_>, rng: &mut Rng, out: &mut Vec<
 /// Appends ` key=value` for every field, logfmt-quoted.
 fn push_plain_fields(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     for field in &line.template.fields {
-        out.push(b' ');
-        out.extend_from_slice(field.key.as_bytes());
-        out.push(b'=');
+        out.extend_from_slice(&field.plain_prefix);
         work.scratch.clear();
         push_parts(&field.value, line, work.rng, work.scratch);
         push_logfmt_value(out, work.scratch);
@@ -112,6 +110,38 @@ fn push_plain_body(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     push_plain_fields(line, work, out);
 }
 
+/// Appends parts as the inside of a JSON string: directly when the template's fixed text is
+/// clean (slot values always are), else through the scratch buffer and the escaper.
+fn push_json_parts(parts: &[Part], line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
+    if line.template.json_clean {
+        push_parts(parts, line, work.rng, out);
+    } else {
+        work.scratch.clear();
+        push_parts(parts, line, work.rng, work.scratch);
+        push_json_escaped(out, work.scratch);
+    }
+}
+
+/// Appends `,"key":"value"` for a value known to need no escaping.
+fn push_json_clean(out: &mut Vec<u8>, key: &str, value: &[u8]) {
+    push_json_key(out, key);
+    out.push(b'"');
+    out.extend_from_slice(value);
+    out.push(b'"');
+}
+
+/// Appends bytes as lower-case hex in one copy.
+#[inline]
+fn push_hex_fast(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 32];
+    for (index, byte) in bytes.iter().take(16).enumerate() {
+        text[index * 2] = DIGITS[usize::from(byte >> 4)];
+        text[index * 2 + 1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    out.extend_from_slice(&text[..bytes.len().min(16) * 2]);
+}
+
 fn push_json_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
@@ -121,21 +151,14 @@ fn push_json_key(out: &mut Vec<u8>, key: &str) {
 fn push_json_hex(out: &mut Vec<u8>, key: &str, bytes: &[u8]) {
     push_json_key(out, key);
     out.push(b'"');
-    push_hex(out, bytes);
-    out.push(b'"');
-}
-
-fn push_json_text(out: &mut Vec<u8>, key: &str, value: &[u8]) {
-    push_json_key(out, key);
-    out.push(b'"');
-    push_json_escaped(out, value);
+    push_hex_fast(out, bytes);
     out.push(b'"');
 }
 
 fn push_json_message(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
-    work.scratch.clear();
-    push_parts(&line.template.message, line, work.rng, work.scratch);
-    push_json_text(out, "msg", work.scratch);
+    out.extend_from_slice(b",\"msg\":\"");
+    push_json_parts(&line.template.message, line, work, out);
+    out.push(b'"');
 }
 
 fn push_json_ids(line: &Line<'_>, out: &mut Vec<u8>) {
@@ -148,13 +171,12 @@ fn push_json_ids(line: &Line<'_>, out: &mut Vec<u8>) {
 
 fn push_json_fields(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     for field in &line.template.fields {
-        work.scratch.clear();
-        push_parts(&field.value, line, work.rng, work.scratch);
+        out.extend_from_slice(&field.json_prefix);
         if field.numeric {
-            push_json_key(out, field.key);
-            out.extend_from_slice(work.scratch);
+            push_parts(&field.value, line, work.rng, out);
         } else {
-            push_json_text(out, field.key, work.scratch);
+            push_json_parts(&field.value, line, work, out);
+            out.push(b'"');
         }
     }
 }
@@ -166,14 +188,14 @@ pub fn json_logback(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(line.level().as_str().as_bytes());
     out.push(b'"');
-    push_json_text(out, "logger", line.extras.logger.as_bytes());
+    push_json_clean(out, "logger", line.extras.logger.as_bytes());
     push_json_key(out, "thread");
     out.push(b'"');
     push_thread(line, work.rng, out);
     out.push(b'"');
     push_json_message(line, work, out);
-    push_json_text(out, "service", line.service.name.as_bytes());
-    push_json_text(out, "host", pick_pod(line, work.rng));
+    push_json_clean(out, "service", line.service.json_name.as_bytes());
+    push_json_clean(out, "host", pick_pod(line, work.rng));
     push_json_ids(line, out);
     push_json_fields(line, work, out);
     out.extend_from_slice(&line.extras.json_exception);
@@ -187,11 +209,11 @@ pub fn json_zap(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",\"ts\":\"");
     work.clocks.json_micros.push(out, line.timestamp_ns);
     out.push(b'"');
-    push_json_text(out, "logger", line.extras.short_logger.as_bytes());
-    push_json_text(out, "caller", line.extras.caller.as_bytes());
+    push_json_clean(out, "logger", line.extras.short_logger.as_bytes());
+    push_json_clean(out, "caller", line.extras.caller.as_bytes());
     push_json_message(line, work, out);
-    push_json_text(out, "service", line.service.name.as_bytes());
-    push_json_text(out, "pod", pick_pod(line, work.rng));
+    push_json_clean(out, "service", line.service.json_name.as_bytes());
+    push_json_clean(out, "pod", pick_pod(line, work.rng));
     push_json_ids(line, out);
     push_json_fields(line, work, out);
     out.extend_from_slice(&line.extras.json_stacktrace);
@@ -209,13 +231,11 @@ pub fn logfmt(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
     push_parts(&line.template.message, line, work.rng, work.scratch);
     push_logfmt_value(out, work.scratch);
     push_plain_fields(line, work, out);
-    out.extend_from_slice(b" caller=");
-    out.extend_from_slice(line.extras.caller.as_bytes());
     if let Some(ids) = &line.ids {
         out.extend_from_slice(b" trace_id=");
-        push_hex(out, &ids.trace_id);
+        push_hex_fast(out, &ids.trace_id);
         out.extend_from_slice(b" span_id=");
-        push_hex(out, &ids.span_id);
+        push_hex_fast(out, &ids.span_id);
     }
 }
 
@@ -344,9 +364,9 @@ fn push_structured_data(line: &Line<'_>, host: usize, out: &mut Vec<u8>) {
     let synced = host % 2 == 0;
     if let Some(ids) = &line.ids {
         out.extend_from_slice(b"[request@32473 request_id=\"");
-        push_hex(out, &ids.request_id);
+        push_hex_fast(out, &ids.request_id);
         out.extend_from_slice(b"\" trace_id=\"");
-        push_hex(out, &ids.trace_id);
+        push_hex_fast(out, &ids.trace_id);
         out.extend_from_slice(b"\" service=\"");
         push_sd_param_value(out, line.service.name.as_bytes());
         out.extend_from_slice(b"\"]");

@@ -66,6 +66,10 @@ pub struct Field {
     pub value: Vec<Part>,
     /// Whether the value is a single numeric slot (unquoted in JSON).
     pub numeric: bool,
+    /// `,"key":` plus the opening quote for string values, ready to copy into JSON lines.
+    pub json_prefix: Box<[u8]>,
+    /// ` key=`, ready to copy into logfmt and plain lines.
+    pub plain_prefix: Box<[u8]>,
 }
 
 /// A parsed template.
@@ -83,6 +87,9 @@ pub struct Template {
     pub fields: Vec<Field>,
     /// The source text, for error messages and tests.
     pub source: &'static str,
+    /// Whether no fixed text of the message or fields needs JSON escaping (slot values never
+    /// do), so JSON renderers may write it without a second pass.
+    pub json_clean: bool,
 }
 
 /// Why a corpus entry does not parse.
@@ -129,13 +136,23 @@ pub fn parse_template(domain: Domain, source: &'static str) -> Result<Template, 
     };
     let body = &source[3..];
     let (message, fields) = body.split_once(" | ").unwrap_or((body, ""));
+    let message = parse_parts(source, message)?;
+    let fields = parse_fields(source, fields)?;
+    let json_clean = message
+        .iter()
+        .chain(fields.iter().flat_map(|field| &field.value))
+        .all(|part| match part {
+            Part::Text(text) => text.bytes().all(|b| b >= b' ' && b != b'"' && b != b'\\'),
+            Part::Slot(_) => true,
+        });
     Ok(Template {
         level,
         request_scoped,
         domain,
-        message: parse_parts(source, message)?,
-        fields: parse_fields(source, fields)?,
+        message,
+        fields,
         source,
+        json_clean,
     })
 }
 
@@ -174,10 +191,15 @@ fn parse_fields(template: &'static str, text: &'static str) -> Result<Vec<Field>
             .unwrap_or(value);
         let value = parse_parts(template, value)?;
         let numeric = matches!(value.as_slice(), [Part::Slot(slot)] if slot.is_numeric());
+        let quote = if numeric { "" } else { "\"" };
+        let json_prefix = format!(",\"{key}\":{quote}").into_bytes().into();
+        let plain_prefix = format!(" {key}=").into_bytes().into();
         fields.push(Field {
             key,
             value,
             numeric,
+            json_prefix,
+            plain_prefix,
         });
     }
     Ok(fields)
@@ -441,7 +463,11 @@ mod tests {
         );
         assert!((share(Severity::Error) - ERROR_SHARE).abs() < 0.004);
         assert_eq!(corpus[set.entries[0]].level, Severity::Info);
-        assert!((50..=60).contains(&set.ranked_len()), "{}", set.ranked_len());
+        assert!(
+            (50..=60).contains(&set.ranked_len()),
+            "{}",
+            set.ranked_len()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::timefmt::{TimeCache, TimeFormat};
 use super::{Dialect, LogsSourceConfig, lines_in_bucket};
 use crate::model::{Labels, LogBatch, LogEntry, Severity, TenantId, TextSpan};
 use crate::random::{Key, Rng, WeightedIndex};
-use crate::sources::{BUCKET_NS, BuildContext, TenantSpec};
+use crate::sources::{BUCKET_NS, BuildContext, TenantSpec, Window};
 
 /// UTC offsets (minutes) a tenant's servers may run in; local-time dialects use one of them.
 const OFFSETS_MINUTES: [i32; 8] = [0, -420, -300, 60, 120, 330, 540, -180];
@@ -89,6 +89,8 @@ pub struct EntryExtras {
 pub struct ServiceState {
     /// The `service_name` label and syslog tag.
     pub name: String,
+    /// The name escaped for the inside of a JSON string.
+    pub json_name: String,
     /// RFC 5424 APP-NAME (at most 48 printable characters).
     pub app_name: String,
     /// Hosts the service's lines come from.
@@ -125,6 +127,8 @@ pub struct TenantState {
     clocks: Clocks,
     scratch: Vec<u8>,
     stream_slots: Vec<u32>,
+    /// Mean line length seen so far, to reserve a batch's text arena in one step.
+    bytes_per_line: usize,
 }
 
 /// Labels for levels in stream order: debug, info, warn, error.
@@ -188,12 +192,30 @@ impl TenantState {
             corpus: Arc::clone(corpus),
             clocks: Clocks::new(offset),
             scratch: Vec::with_capacity(256),
+            bytes_per_line: 160,
         })
     }
 
-    /// Forgets stream indices of the previous batch; call before filling a new one.
-    pub fn begin_batch(&mut self) {
+    /// Forgets stream indices of the previous batch and reserves room for `window_lines`
+    /// lines; call before filling a new batch.
+    pub fn begin_batch(&mut self, batch: &mut LogBatch, window: Window) {
         self.stream_slots.fill(u32::MAX);
+        let lines: u64 = window
+            .buckets()
+            .map(|bucket| lines_in_bucket(self.rate, bucket))
+            .sum();
+        let lines = lines as usize;
+        batch.entries.reserve(lines + lines / 8);
+        batch
+            .text
+            .reserve(lines * (self.bytes_per_line + self.bytes_per_line / 8));
+    }
+
+    /// Learns the mean line length of a finished batch.
+    pub fn end_batch(&mut self, batch: &LogBatch) {
+        if !batch.entries.is_empty() {
+            self.bytes_per_line = batch.text.len() / batch.entries.len() + 1;
+        }
     }
 
     /// Appends the lines of `bucket` to `batch`.
@@ -554,6 +576,7 @@ fn build_service(
         .unwrap_or_default();
     Ok(ServiceState {
         name: name.to_string(),
+        json_name: json_escaped(name),
         app_name: app_name(name),
         hosts,
         pods,
@@ -567,6 +590,12 @@ fn build_service(
         access,
         streams: stream_labels(config, name)?,
     })
+}
+
+fn json_escaped(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    super::escape::push_json_escaped(&mut out, text.as_bytes());
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn is_system_domain(domain: Domain) -> bool {
