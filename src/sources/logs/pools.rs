@@ -277,14 +277,9 @@ impl WeightedList {
 
     /// Number of values.
     #[cfg(test)]
+    #[allow(clippy::len_without_is_empty)] // Test helper; a built list is never empty.
     pub fn len(&self) -> usize {
         self.values.len()
-    }
-
-    /// Whether the list is empty (never true for a built list).
-    #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 }
 

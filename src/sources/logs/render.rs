@@ -361,7 +361,7 @@ pub fn syslog_5424(line: &Line<'_>, work: &mut Work<'_>, out: &mut Vec<u8>) {
 }
 
 fn push_structured_data(line: &Line<'_>, host: usize, out: &mut Vec<u8>) {
-    let synced = host % 2 == 0;
+    let synced = host.is_multiple_of(2);
     if let Some(ids) = &line.ids {
         out.extend_from_slice(b"[request@32473 request_id=\"");
         push_hex_fast(out, &ids.request_id);

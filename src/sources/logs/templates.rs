@@ -308,10 +308,10 @@ impl TemplateSet {
     /// Draws the position (in [`TemplateSet::entries`]) of the next line's template.
     #[inline]
     pub fn choose(&self, rng: &mut Rng) -> usize {
-        if let Some(debug) = &self.debug_table {
-            if rng.chance(self.debug_share) {
-                return self.ranked + debug.sample(rng);
-            }
+        if let Some(debug) = &self.debug_table
+            && rng.chance(self.debug_share)
+        {
+            return self.ranked + debug.sample(rng);
         }
         self.table.sample(rng)
     }

@@ -351,18 +351,19 @@ impl TenantState {
             level,
             batch,
         );
-        if let Some(content_start) = cri_content {
-            if batch.text.len() - content_start > render::CRI_CHUNK_BYTES {
-                let parts = EntryParts {
-                    stream,
-                    timestamp,
-                    severity: level,
-                    span: TextSpan::default(),
-                    ids,
-                    metadata: 0,
-                };
-                return split_cri(batch, start, content_start, parts, &mut self.scratch);
-            }
+        if let Some(content_start) = cri_content
+            && batch.text.len() - content_start > render::CRI_CHUNK_BYTES
+        {
+            let span = TextSpan::default();
+            let parts = EntryParts {
+                stream,
+                timestamp,
+                severity: level,
+                span,
+                ids,
+                metadata: 0,
+            };
+            return split_cri(batch, start, content_start, parts, &mut self.scratch);
         }
         let span = TextSpan::between(start, batch.text.len());
         let metadata = batch.metadata.len();
