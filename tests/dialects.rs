@@ -676,3 +676,39 @@ fn print_samples() {
         }
     }
 }
+
+/// CPU time of the current thread in nanoseconds (Linux `schedstat`), immune to other load.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+#[ignore = "throughput diagnostic: cargo test --release --test dialects -- --ignored cpu_throughput"]
+fn cpu_throughput() {
+    for dialect in Dialect::ALL {
+        let mut config = config(dialect, "");
+        config.lines_per_second = 1_000_000.0;
+        let context = BuildContext {
+            seed: 42,
+            component_id: "bench".to_string(),
+            tenants: vec![tenant("acme")],
+        };
+        let mut source = config.build(&context).expect("builds");
+        let (mut lines, mut cpu) = (0, 0);
+        for round in 0..20 {
+            let start = START_NS + round * 100_000_000;
+            let before = thread_cpu_ns().expect("schedstat");
+            let mut out = Vec::new();
+            source.generate(Window::new(start, start + 100_000_000), &mut out);
+            cpu += thread_cpu_ns().expect("schedstat") - before;
+            lines += out.iter().map(Batch::len).sum::<usize>();
+        }
+        let rate = lines as f64 / (cpu as f64 / 1e9);
+        println!(
+            "{:16} {:>6.2} M lines per CPU-second",
+            dialect.as_str(),
+            rate / 1e6
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //! API responses vary around theirs. Sizes are Pareto(α 0.55) above 1 KiB, capped.
 
 use super::lists;
-use super::pools::{Pools, WeightedList, latency_ms, push_decimal, push_u64};
+use super::pools::{Pools, WeightedList, push_decimal, push_u64};
 use super::templates::shuffle;
 use super::timefmt::TimeCache;
 use crate::model::Severity;
@@ -195,7 +195,7 @@ fn url(kind: SiteKind, pools: &Pools, rng: &mut Rng) -> Url {
     }
     let size = match body {
         Body::File => rng.pareto(1024.0, 0.55).min(MAX_BYTES) as u64,
-        Body::Dynamic => rng.log_normal(9.2, 0.8).min(MAX_BYTES) as u64,
+        Body::Dynamic => pools.distributions.page_bytes.sample(rng) as u64,
         Body::Tiny => 20 + rng.below(200),
     };
     Url {
@@ -314,7 +314,7 @@ pub fn render(
         let millis = if url.body == Body::File {
             rng.exponential(1.5)
         } else {
-            latency_ms(rng)
+            pools.distributions.latency_ms.sample(rng)
         };
         push_decimal(out, millis / 1_000.0, 3);
     }
