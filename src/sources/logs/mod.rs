@@ -1,13 +1,32 @@
-//! The `logs` source: a volume stream of log lines in one dialect.
+//! The `logs` source: realistic log lines in one of nine dialects, for every tenant.
+//!
+//! Each tenant runs a set of services (web front ends, microservices or Unix programs, by
+//! dialect). A service writes templates drawn from a hand-written corpus with Zipf frequencies
+//! and one level per template, fills their variables from value pools built at start, and
+//! renders them straight into the batch's text arena. Output is a pure function of
+//! (seed, tenant, component, 100 ms bucket): see [`tenant`] for the per-bucket loop.
 
+mod access;
+mod catalog;
+pub mod escape;
+mod lists;
+mod pools;
+mod render;
+mod services;
+mod stacktrace;
+mod templates;
+mod tenant;
+mod timefmt;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::{BUCKET_NS, BuildContext, Source, Window};
 use crate::config::Problem;
-use crate::model::{Batch, Labels, LogBatch, Severity, Signal, TenantId};
-use crate::random::Key;
+use crate::model::{Batch, LogBatch, Signal};
+use tenant::TenantState;
 
 /// Line formats of the `logs` source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
@@ -84,6 +103,14 @@ fn default_env() -> String {
     "prod".to_string()
 }
 
+fn default_templates_per_service() -> usize {
+    60
+}
+
+fn default_zipf_exponent() -> f64 {
+    1.5
+}
+
 /// `[sources.<id>]` with `type = "logs"`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +138,18 @@ pub struct LogsSourceConfig {
     /// Adds a `level` stream label (about four times as many streams).
     #[serde(default)]
     pub level_label: bool,
+    /// How many distinct message templates each service writes (fewer when its domains hold
+    /// fewer). Real services show 40–120; access-log dialects ignore it.
+    #[serde(default = "default_templates_per_service")]
+    pub templates_per_service: usize,
+    /// Zipf exponent of template frequencies: higher means a few templates dominate. Real
+    /// services measure 1 to 2; 1.5 is typical.
+    #[serde(default = "default_zipf_exponent")]
+    pub zipf_exponent: f64,
+    /// Share of lines written at DEBUG level, from 0 to 0.9. Production services log none; a
+    /// "debug tenant" typically shows 0.3–0.6.
+    #[serde(default)]
+    pub debug_share: f64,
 }
 
 impl LogsSourceConfig {
@@ -126,52 +165,77 @@ impl LogsSourceConfig {
                 ),
             ));
         }
+        if !(1..=1_000).contains(&self.templates_per_service) {
+            problems.push(Problem::new(
+                "templates_per_service",
+                format!(
+                    "must be between 1 and 1000, got {}",
+                    self.templates_per_service
+                ),
+            ));
+        }
+        if !self.zipf_exponent.is_finite() || !(0.0..=5.0).contains(&self.zipf_exponent) {
+            problems.push(Problem::new(
+                "zipf_exponent",
+                format!("must be between 0 and 5, got {}", self.zipf_exponent),
+            ));
+        }
+        if !self.debug_share.is_finite() || !(0.0..=0.9).contains(&self.debug_share) {
+            problems.push(Problem::new(
+                "debug_share",
+                format!("must be between 0 and 0.9, got {}", self.debug_share),
+            ));
+        }
+        problems.extend(self.service_problems());
         problems
+    }
+
+    fn service_problems(&self) -> Vec<Problem> {
+        let Some(services) = &self.services else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        if services.is_empty() {
+            problems.push(Problem::new("services", "must name at least one service"));
+        }
+        let mut seen = HashSet::new();
+        for name in services {
+            if name.trim().is_empty() {
+                problems.push(Problem::new("services", "service names must not be empty"));
+            } else if !seen.insert(name.as_str()) {
+                problems.push(Problem::new(
+                    "services",
+                    format!("service {name:?} appears twice"),
+                ));
+            }
+        }
+        problems
+    }
+
+    /// The configured services, or the dialect's default set.
+    pub fn service_names(&self) -> Vec<String> {
+        match &self.services {
+            Some(names) => names.clone(),
+            None => services::default_services(self.dialect)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
     }
 
     /// Builds the running source.
     pub fn build(&self, context: &BuildContext) -> Result<LogsSource, String> {
-        let services = self
-            .services
-            .clone()
-            .unwrap_or_else(|| vec!["app".to_string()]);
+        if let Some(problem) = self.validate().into_iter().next() {
+            return Err(problem.to_string());
+        }
+        let corpus = Arc::new(templates::corpus().map_err(|error| error.to_string())?);
         let tenants = context
             .tenants
             .iter()
-            .map(|tenant| {
-                let streams = services
-                    .iter()
-                    .map(|service| {
-                        Labels::new([
-                            ("service_name", service.as_str()),
-                            ("namespace", self.namespace.as_str()),
-                            ("cluster", self.cluster.as_str()),
-                            ("env", self.env.as_str()),
-                        ])
-                        .map(Arc::new)
-                        .map_err(|error| error.to_string())
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(TenantState {
-                    id: Arc::clone(&tenant.id),
-                    rate: self.lines_per_second * tenant.scale,
-                    key: Key::new(context.seed)
-                        .with(&tenant.id)
-                        .with("logs")
-                        .with(&context.component_id),
-                    streams,
-                })
-            })
+            .map(|tenant| TenantState::build(self, context, tenant, &corpus))
             .collect::<Result<Vec<_>, String>>()?;
         Ok(LogsSource { tenants })
     }
-}
-
-struct TenantState {
-    id: TenantId,
-    rate: f64,
-    key: Key,
-    streams: Vec<Arc<Labels>>,
 }
 
 /// The running `logs` source.
@@ -194,19 +258,13 @@ impl Source for LogsSource {
     }
 
     fn generate(&mut self, window: Window, out: &mut Vec<Batch>) {
-        for tenant in &self.tenants {
+        for tenant in &mut self.tenants {
             let mut batch = LogBatch::new(Arc::clone(&tenant.id));
+            tenant.begin_batch(&mut batch, window);
             for bucket in window.buckets() {
-                let n = lines_in_bucket(tenant.rate, bucket);
-                let mut rng = tenant.key.with_u64(bucket as u64).rng();
-                for i in 0..n {
-                    let ts = bucket * BUCKET_NS + (i as i64 * BUCKET_NS) / n as i64;
-                    let labels = &tenant.streams[rng.index(tenant.streams.len())];
-                    let stream = batch.stream_index(labels);
-                    let line = format!("request handled id={}", rng.next_u64());
-                    batch.push_line(stream, ts, Severity::Info, line.as_bytes());
-                }
+                tenant.generate_bucket(bucket, &mut batch);
             }
+            tenant.end_batch(&batch);
             if !batch.entries.is_empty() {
                 out.push(Batch::Logs(batch));
             }
