@@ -42,7 +42,12 @@ fn generate(
     let mut source = config.build(&context).expect("source builds");
     let mut out = Vec::new();
     source.generate(window, &mut out);
-    out.into_iter().map(|Batch::Logs(batch)| batch).collect()
+    out.into_iter()
+        .filter_map(|batch| match batch {
+            Batch::Logs(batch) => Some(batch),
+            _ => None,
+        })
+        .collect()
 }
 
 fn lines(batch: &LogBatch) -> Vec<String> {
