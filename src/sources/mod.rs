@@ -6,6 +6,7 @@
 //! gives exactly that slice of a longer run.
 
 pub mod logs;
+pub mod materialize;
 pub mod metrics;
 
 use std::sync::Arc;

@@ -21,9 +21,8 @@ use serde::Deserialize;
 
 use super::{BUCKET_NS, BuildContext, Source, Window};
 use crate::config::{Problem, de};
-use crate::model::metrics::{
-    Exemplar, Family, LabelPair, MetricBatch, MetricSample, SampleSink, Series, TargetSet,
-};
+use crate::model::metrics::TargetSet;
+use crate::sources::materialize::{Materializer, PendingBatch};
 use crate::model::{Batch, Signal};
 pub use model::MetricsModel;
 
@@ -240,7 +239,7 @@ impl MetricsSourceConfig {
         Ok(MetricsSource {
             model,
             interval_ms,
-            series_cache: BTreeMap::new(),
+            materializer: Materializer::default(),
         })
     }
 }
@@ -249,108 +248,13 @@ impl MetricsSourceConfig {
 pub struct MetricsSource {
     model: Arc<MetricsModel>,
     interval_ms: i64,
-    /// Materialised series per target, built the first time a target is sampled for push.
-    series_cache: BTreeMap<usize, SeriesCache>,
-}
-
-#[derive(Default)]
-struct SeriesCache {
-    by_key: std::collections::HashMap<u64, u32>,
-    series: Vec<Arc<Series>>,
+    materializer: Materializer,
 }
 
 impl MetricsSource {
     /// The model behind the source.
     pub fn model(&self) -> &Arc<MetricsModel> {
         &self.model
-    }
-
-    /// Samples target `index` at `timestamp_ms` into `pending`.
-    fn sample_target(&mut self, index: usize, timestamp_ms: i64, pending: &mut PendingBatch) {
-        let cache = self.series_cache.entry(index).or_default();
-        let target = &self.model.targets()[index];
-        let mut sink = BatchSink {
-            cache,
-            batch: &mut pending.batch,
-            positions: &mut pending.positions,
-            target: index,
-            timestamp_ms,
-            family: None,
-            target_labels: target_labels(target),
-        };
-        self.model.visit(index, timestamp_ms, &mut sink);
-    }
-}
-
-/// The identity labels a pushed series carries (scrapes get them from service discovery).
-fn target_labels(target: &crate::model::metrics::Target) -> Vec<LabelPair> {
-    let mut labels: Vec<LabelPair> = vec![
-        (Arc::from("job"), Arc::from(target.job.as_str())),
-        (Arc::from("instance"), Arc::from(target.instance.as_str())),
-    ];
-    for (name, value) in &target.labels {
-        labels.push((Arc::from(name.as_str()), Arc::from(value.as_str())));
-    }
-    labels
-}
-
-/// A batch being filled, with the position of each (target, cached series) in it.
-struct PendingBatch {
-    batch: MetricBatch,
-    positions: std::collections::HashMap<(usize, u32), u32>,
-}
-
-struct BatchSink<'a> {
-    cache: &'a mut SeriesCache,
-    batch: &'a mut MetricBatch,
-    positions: &'a mut std::collections::HashMap<(usize, u32), u32>,
-    target: usize,
-    timestamp_ms: i64,
-    family: Option<Arc<Family>>,
-    target_labels: Vec<LabelPair>,
-}
-
-impl SampleSink for BatchSink<'_> {
-    fn family(&mut self, family: &Family) {
-        self.family = Some(Arc::new(family.clone()));
-    }
-
-    fn sample(
-        &mut self,
-        name: &str,
-        labels: &[(&str, &str)],
-        value: f64,
-        exemplar: Option<&Exemplar>,
-    ) {
-        let key = crate::model::metrics::series_hash(name, labels.iter().copied());
-        let index = match self.cache.by_key.get(&key) {
-            Some(index) => *index,
-            None => {
-                let Some(family) = &self.family else { return };
-                let mut pairs = self.target_labels.clone();
-                pairs.extend(labels.iter().map(|(n, v)| (Arc::from(*n), Arc::from(*v))));
-                let series = Arc::new(Series::new(name, pairs, Arc::clone(family)));
-                self.cache.series.push(series);
-                let index = (self.cache.series.len() - 1) as u32;
-                self.cache.by_key.insert(key, index);
-                index
-            }
-        };
-        let series = &self.cache.series[index as usize];
-        let batch = &mut *self.batch;
-        let position = *self
-            .positions
-            .entry((self.target, index))
-            .or_insert_with(|| {
-                batch.series.push(Arc::clone(series));
-                (batch.series.len() - 1) as u32
-            });
-        self.batch.samples.push(MetricSample {
-            series: position,
-            timestamp_ms: self.timestamp_ms,
-            value,
-            exemplar: exemplar.copied(),
-        });
     }
 }
 
@@ -367,6 +271,7 @@ impl Source for MetricsSource {
         let start_ms = window.start_ns.div_euclid(1_000_000);
         let end_ms = window.end_ns.div_euclid(1_000_000);
         let mut per_tenant: BTreeMap<usize, PendingBatch> = BTreeMap::new();
+        let model = Arc::clone(&self.model);
         for index in 0..self.model.targets().len() {
             // Each target is sampled at its own phase of the interval, as scrapers spread them.
             let phase = self.model.phase_ms(index, self.interval_ms);
@@ -375,12 +280,10 @@ impl Source for MetricsSource {
             let mut tick = first * self.interval_ms + phase;
             while tick < end_ms {
                 let tenant = self.model.tenant_index(index);
-                let mut pending = per_tenant.remove(&tenant).unwrap_or_else(|| PendingBatch {
-                    batch: MetricBatch::new(Arc::clone(&self.model.targets()[index].tenant)),
-                    positions: std::collections::HashMap::new(),
+                let pending = per_tenant.entry(tenant).or_insert_with(|| {
+                    PendingBatch::new(Arc::clone(&model.targets()[index].tenant))
                 });
-                self.sample_target(index, tick, &mut pending);
-                per_tenant.insert(tenant, pending);
+                self.materializer.sample_target(model.as_ref(), index, tick, pending);
                 tick += self.interval_ms;
             }
         }

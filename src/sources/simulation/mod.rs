@@ -1,0 +1,303 @@
+//! The `simulation` source: one world model per tenant drives spans, request logs and RED
+//! metrics that describe the same simulated requests.
+//!
+//! Each 100 ms bucket of virtual time starts a number of requests given by the tenant's load
+//! curve; each request is simulated through the call graph ([`request::simulate`]), producing its
+//! spans, the log lines its services write (carrying the trace and span ids), and the
+//! observations that RED histograms count — so histogram counts equal server-span counts and
+//! every exemplar points at a trace that was emitted. Requests are simulated [`LAG_NS`] behind
+//! the clock, so a trace is complete (and never in the future) when it is sent.
+
+mod logs;
+pub mod model;
+mod red;
+pub mod request;
+pub mod world;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{BUCKET_NS, BuildContext, Source, Window};
+use crate::config::{Problem, de};
+use crate::model::metrics::TargetSet;
+use crate::model::{Batch, Signal, SpanBatch};
+use crate::random::Key;
+use model::ModelDef;
+use red::RedState;
+use request::Conditions;
+use world::World;
+
+/// How far behind the clock requests are simulated: the longest a request may take.
+pub const LAG_NS: i64 = 10_000_000_000;
+
+/// Formats of the simulation's log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// `key=value` pairs.
+    Logfmt,
+}
+
+fn default_rate() -> f64 {
+    20.0
+}
+fn default_namespace() -> String {
+    "shop".into()
+}
+fn default_environment() -> String {
+    "prod".into()
+}
+fn default_cluster() -> String {
+    "synthtel".into()
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_background() -> f64 {
+    0.2
+}
+
+/// `[sources.<id>]` with `type = "simulation"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationConfig {
+    /// Tenants to simulate; every configured tenant when absent.
+    #[serde(default)]
+    pub tenants: Option<Vec<String>>,
+    /// World model: `webshop`, `random-small`, `random-medium`, `random-large`; the tenant's
+    /// `model` when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A custom model file (TOML or JSON, the format of `config/models/webshop.toml`).
+    #[serde(default)]
+    pub model_file: Option<PathBuf>,
+    /// Mean user requests per second per tenant on a weekday, before the tenant's scale.
+    #[serde(default = "default_rate")]
+    pub requests_per_second: f64,
+    /// Kubernetes namespace (`service.namespace`, `k8s.namespace.name`, `namespace` label).
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// `deployment.environment.name` and the `env` stream label.
+    #[serde(default = "default_environment")]
+    pub environment: String,
+    /// The `cluster` stream label.
+    #[serde(default = "default_cluster")]
+    pub cluster: String,
+    /// Format of the request and background log lines.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Background (not request-scoped) log lines per second per instance.
+    #[serde(default = "default_background")]
+    pub background_logs_per_second: f64,
+    /// Interval of pushed metric samples.
+    #[serde(default = "default_interval", deserialize_with = "de::duration")]
+    pub metrics_interval: Duration,
+}
+
+impl SimulationConfig {
+    /// Problems found without building.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if !(self.requests_per_second.is_finite() && (0.0..=1e6).contains(&self.requests_per_second)) {
+            problems.push(Problem::new("requests_per_second", "must be between 0 and 1000000"));
+        }
+        if !(self.background_logs_per_second.is_finite()
+            && (0.0..=1e4).contains(&self.background_logs_per_second))
+        {
+            problems.push(Problem::new("background_logs_per_second", "must be between 0 and 10000"));
+        }
+        if self.model.is_some() && self.model_file.is_some() {
+            problems.push(Problem::new("model_file", "give either model or model_file"));
+        }
+        if let Some(name) = &self.model {
+            if let Err(error) = ModelDef::builtin(name, Key::new(0)) {
+                problems.push(Problem::new("model", error));
+            }
+        }
+        if let Some(path) = &self.model_file {
+            match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    if let Err(error) = ModelDef::parse(&text) {
+                        problems.push(Problem::new("model_file", format!("{}: {error}", path.display())));
+                    }
+                }
+                Err(error) => {
+                    problems.push(Problem::new("model_file", format!("cannot read {}: {error}", path.display())))
+                }
+            }
+        }
+        if self.metrics_interval < Duration::from_secs(1) {
+            problems.push(Problem::new("metrics_interval", "must be at least 1s"));
+        }
+        problems
+    }
+
+    /// Builds the running source.
+    pub fn build(&self, context: &BuildContext) -> Result<SimulationSource, String> {
+        let key = Key::new(context.seed).with("simulation").with(&context.component_id);
+        let custom = match &self.model_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+                Some(ModelDef::parse(&text)?)
+            }
+            None => None,
+        };
+        let mut worlds = Vec::new();
+        for tenant in &context.tenants {
+            let tenant_key = key.with(&tenant.id);
+            let model = match (&custom, &self.model) {
+                (Some(model), _) => model.clone(),
+                (None, Some(name)) => ModelDef::builtin(name, tenant_key)?,
+                (None, None) => ModelDef::builtin(&tenant.model, tenant_key)?,
+            };
+            let world = World::compile(
+                &model,
+                &tenant.id,
+                self.requests_per_second * tenant.scale,
+                &self.namespace,
+                &self.environment,
+                tenant_key,
+            )?;
+            worlds.push(TenantSimulation {
+                log_streams: logs::streams(&world, &self.namespace, &self.cluster, &self.environment)?,
+                world,
+                key: tenant_key,
+            });
+        }
+        let red = Arc::new(Mutex::new(RedState::new(&worlds.iter().map(|w| &w.world).collect::<Vec<_>>())));
+        let targets: Arc<dyn TargetSet> = Arc::new(red::RedTargets::new(Arc::clone(&red), &worlds));
+        Ok(SimulationSource {
+            config: self.clone(),
+            tenants: worlds,
+            red,
+            targets,
+            interval_ms: self.metrics_interval.as_millis().max(1000) as i64,
+        })
+    }
+}
+
+struct TenantSimulation {
+    world: World,
+    key: Key,
+    log_streams: Vec<Arc<crate::model::Labels>>,
+}
+
+/// The running `simulation` source.
+pub struct SimulationSource {
+    config: SimulationConfig,
+    tenants: Vec<TenantSimulation>,
+    red: Arc<Mutex<RedState>>,
+    targets: Arc<dyn TargetSet>,
+    interval_ms: i64,
+}
+
+/// Requests starting in bucket `bucket` at `rate` per second (exact over any run of buckets).
+fn requests_in_bucket(rate: f64, bucket: i64) -> u64 {
+    crate::sources::logs::lines_in_bucket(rate, bucket)
+}
+
+impl SimulationSource {
+    /// Latency inflation at `t` seconds: queueing grows as the load level rises (M/M/1-style).
+    fn conditions(world: &World, t: f64) -> Conditions {
+        let (low, high) = world.load.diurnal_range();
+        let level = ((world.load.diurnal(t) - low) / (high - low)).clamp(0.0, 1.0);
+        let utilisation = 0.3 + 0.5 * level;
+        Conditions { inflation: (1.0 - 0.3) / (1.0 - utilisation.min(0.95)) }
+    }
+
+    fn simulate_bucket(&self, tenant: usize, bucket: i64, out: &mut Output) {
+        let simulation = &self.tenants[tenant];
+        let world = &simulation.world;
+        let start = bucket * BUCKET_NS;
+        let t = start as f64 / 1e9;
+        let rate = world.load.mean_rate(t) * (1.0 + 0.1 * world.load.value_noise(t));
+        let count = requests_in_bucket(rate, bucket);
+        let conditions = Self::conditions(world, t);
+        let mut rng = simulation.key.with("requests").with_u64(bucket as u64).rng();
+        for i in 0..count {
+            let offset = (i as i64 * BUCKET_NS) / count.max(1) as i64;
+            let jitter = rng.below((BUCKET_NS / count.max(1) as i64).max(1) as u64) as i64;
+            let entry = world.entries[world.entry_mix.sample(&mut rng)];
+            let trace = request::simulate(world, entry, start + offset + jitter, conditions, &mut rng);
+            for emitted in trace.spans {
+                let resource = &world.services[emitted.service].instances[emitted.instance].resource;
+                let index = out.spans.resource_index(resource);
+                let mut span = emitted.span;
+                span.resource = index;
+                out.spans.spans.push(span);
+            }
+            for served in &trace.served {
+                logs::request_lines(&self.config, world, &simulation.log_streams, served, &mut rng, &mut out.logs);
+            }
+            out.served.extend(trace.served);
+        }
+        logs::background_lines(&self.config, world, &simulation.log_streams, bucket, simulation.key, &mut out.logs);
+    }
+}
+
+struct Output {
+    spans: SpanBatch,
+    logs: crate::model::LogBatch,
+    served: Vec<request::Served>,
+}
+
+impl Source for SimulationSource {
+    fn signals(&self) -> &[Signal] {
+        &[Signal::Traces, Signal::Logs, Signal::Metrics]
+    }
+
+    fn target_set(&self) -> Option<Arc<dyn TargetSet>> {
+        Some(Arc::clone(&self.targets))
+    }
+
+    fn generate(&mut self, window: Window, out: &mut Vec<Batch>) {
+        let lagged = Window::new(window.start_ns - LAG_NS, window.end_ns - LAG_NS);
+        for tenant in 0..self.tenants.len() {
+            let id = Arc::clone(&self.tenants[tenant].world.tenant);
+            let mut output = Output {
+                spans: SpanBatch::new(Arc::clone(&id)),
+                logs: crate::model::LogBatch::new(Arc::clone(&id)),
+                served: Vec::new(),
+            };
+            for bucket in lagged.buckets() {
+                self.simulate_bucket(tenant, bucket, &mut output);
+            }
+            if let Ok(mut red) = self.red.lock() {
+                red.observe(tenant, &output.served);
+            }
+            if !output.spans.spans.is_empty() {
+                out.push(Batch::Traces(output.spans));
+            }
+            if !output.logs.entries.is_empty() {
+                output.logs.entries.sort_by_key(|entry| entry.timestamp_ns);
+                out.push(Batch::Logs(output.logs));
+            }
+        }
+        // Metric samples on the interval grid, as of the simulated time.
+        let start_ms = lagged.start_ns.div_euclid(1_000_000);
+        let end_ms = lagged.end_ns.div_euclid(1_000_000);
+        let first = start_ms.div_euclid(self.interval_ms) + i64::from(start_ms.rem_euclid(self.interval_ms) != 0);
+        let mut tick = first * self.interval_ms;
+        while tick < end_ms {
+            if let Ok(red) = self.red.lock() {
+                for tenant in 0..self.tenants.len() {
+                    let batch = red.snapshot(tenant, &self.tenants[tenant].world, tick + LAG_NS / 1_000_000);
+                    if !batch.samples.is_empty() {
+                        out.push(Batch::Metrics(batch));
+                    }
+                }
+            }
+            tick += self.interval_ms;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
