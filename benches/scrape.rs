@@ -2,7 +2,10 @@
 //! plain and gzip (level 1, as served). The target set is the procedural one of
 //! `tests/scrape_million.rs`; each run prints the exposition's size once.
 //!
-//! Last results (2 cores, `cargo bench --bench scrape`): see the exporter's module docs.
+//! Last results (2 shared cores, `cargo bench --bench scrape`), seconds per scrape of 1,000,000
+//! series: text 0.12 s (88.9 MB), text + gzip 0.25 s (6.3 MB), OpenMetrics with exemplars
+//! 0.16 s (92.5 MB), OpenMetrics + gzip 0.29 s (7.1 MB). Served over HTTP, the process peaks at
+//! about 30 MB resident (`tests/scrape_million.rs` asserts at most 200 MB).
 
 use std::hint::black_box;
 use std::io::Write as _;
@@ -19,7 +22,8 @@ use synthtel::model::metrics::{SampleSink, TargetSet};
 #[path = "../tests/scrape_million.rs"]
 #[allow(
     dead_code,
-    reason = "the test file's own tests are not part of the bench"
+    unused_imports,
+    reason = "the test file's own tests are compiled but not run here"
 )]
 mod million;
 
@@ -54,7 +58,7 @@ impl Gzip {
         }
     }
 
-    fn finish(mut self) -> u64 {
+    fn finish(self) -> u64 {
         let rest = self.encoder.finish().expect("gzip");
         self.bytes + rest.len() as u64
     }

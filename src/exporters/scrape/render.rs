@@ -296,18 +296,18 @@ impl<S: Spill> SampleSink for OpenMetricsRenderer<S> {
         if let Some(timestamp_ms) = self.options.timestamp_ms {
             self.timestamp(timestamp_ms);
         }
-        if let Some(exemplar) = exemplar.filter(|_| self.options.exemplars) {
-            if self.takes_exemplar(name) {
-                self.exemplar(exemplar);
-            }
+        if let Some(exemplar) = exemplar.filter(|_| self.options.exemplars)
+            && self.takes_exemplar(name)
+        {
+            self.exemplar(exemplar);
         }
         self.writer.samples += 1;
         self.writer.end_line();
 
-        if let Some(created_ms) = self.options.created_ms {
-            if let Some(base) = self.created_base(name) {
-                self.created(base, labels, created_ms);
-            }
+        if let Some(created_ms) = self.options.created_ms
+            && let Some(base) = self.created_base(name)
+        {
+            self.created(base, labels, created_ms);
         }
     }
 }
