@@ -40,7 +40,8 @@ pub struct PrometheusScrapeConfig {
     /// always when false, in text format 0.0.4. Only OpenMetrics carries exemplars.
     #[serde(default = "yes")]
     pub openmetrics: bool,
-    /// Write exemplars (trace and span ids) on counters and histogram buckets in OpenMetrics.
+    /// Write exemplars (trace and span ids) on counters and histogram buckets in OpenMetrics;
+    /// without effect when `openmetrics` is false, as text format 0.0.4 has none.
     #[serde(default = "yes")]
     pub exemplars: bool,
     /// Write a `_created` sample (the exporter's start time) after each counter and each
@@ -77,12 +78,6 @@ impl PrometheusScrapeConfig {
     /// Problems found without building, all at once.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if self.exemplars && !self.openmetrics {
-            problems.push(Problem::new(
-                "exemplars",
-                "needs openmetrics = true: text format 0.0.4 has no exemplars",
-            ));
-        }
         if self.created_timestamps && !self.openmetrics {
             problems.push(Problem::new(
                 "created_timestamps",
