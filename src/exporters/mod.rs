@@ -8,6 +8,7 @@ pub mod file;
 pub mod http;
 pub mod loki;
 pub mod retry;
+pub mod scrape;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -93,11 +94,13 @@ pub enum ExporterConfig {
     Stdout(file::StdoutConfig),
     /// `type = "loki"`: Loki's push API.
     Loki(Box<loki::LokiConfig>),
+    /// `type = "prometheus_scrape"`: synthetic scrape targets and HTTP service discovery.
+    PrometheusScrape(scrape::PrometheusScrapeConfig),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki"];
+    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki", "prometheus_scrape"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -108,6 +111,8 @@ impl ExporterConfig {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
             "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
+            "prometheus_scrape" => scrape::PrometheusScrapeConfig::deserialize(deserializer)
+                .map(Self::PrometheusScrape),
             _ => return None,
         })
     }
@@ -118,6 +123,7 @@ impl ExporterConfig {
             ExporterConfig::File(_) => "file",
             ExporterConfig::Stdout(_) => "stdout",
             ExporterConfig::Loki(_) => "loki",
+            ExporterConfig::PrometheusScrape(_) => "prometheus_scrape",
         }
     }
 
@@ -126,6 +132,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &Signal::ALL,
             ExporterConfig::Loki(_) => &[Signal::Logs],
+            ExporterConfig::PrometheusScrape(_) => &[Signal::Metrics],
         }
     }
 
@@ -135,6 +142,8 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.queue_capacity,
             ExporterConfig::Stdout(config) => config.queue_capacity,
             ExporterConfig::Loki(config) => config.queue_capacity,
+            // Takes no batches.
+            ExporterConfig::PrometheusScrape(_) => 1,
         }
     }
 
@@ -144,12 +153,13 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Stdout(_) => Vec::new(),
             ExporterConfig::Loki(config) => config.validate(),
+            ExporterConfig::PrometheusScrape(config) => config.validate(),
         }
     }
 
     /// Whether the exporter is pulled from (it serves target sets and takes no batches).
     pub fn is_pull(&self) -> bool {
-        false
+        matches!(self, ExporterConfig::PrometheusScrape(_))
     }
 
     /// Builds the exporter.
@@ -159,6 +169,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::PrometheusScrape(config) => Ok(Box::new(config.build(context)?)),
         }
     }
 }
