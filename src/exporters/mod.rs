@@ -7,6 +7,7 @@
 pub mod file;
 pub mod http;
 pub mod loki;
+pub mod remote_write;
 pub mod retry;
 
 use std::future::Future;
@@ -93,11 +94,14 @@ pub enum ExporterConfig {
     Stdout(file::StdoutConfig),
     /// `type = "loki"`: Loki's push API.
     Loki(Box<loki::LokiConfig>),
+    /// `type = "prometheus_remote_write"`: Prometheus remote write 1.0.
+    RemoteWrite(Box<remote_write::RemoteWriteConfig>),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki"];
+    pub const TYPES: &'static [&'static str] =
+        &["file", "stdout", "loki", "prometheus_remote_write"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -108,6 +112,8 @@ impl ExporterConfig {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
             "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
+            "prometheus_remote_write" => remote_write::RemoteWriteConfig::deserialize(deserializer)
+                .map(|c| Self::RemoteWrite(Box::new(c))),
             _ => return None,
         })
     }
@@ -118,6 +124,7 @@ impl ExporterConfig {
             ExporterConfig::File(_) => "file",
             ExporterConfig::Stdout(_) => "stdout",
             ExporterConfig::Loki(_) => "loki",
+            ExporterConfig::RemoteWrite(_) => "prometheus_remote_write",
         }
     }
 
@@ -126,6 +133,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &[Signal::Logs, Signal::Metrics],
             ExporterConfig::Loki(_) => &[Signal::Logs],
+            ExporterConfig::RemoteWrite(_) => &[Signal::Metrics],
         }
     }
 
@@ -135,6 +143,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.queue_capacity,
             ExporterConfig::Stdout(config) => config.queue_capacity,
             ExporterConfig::Loki(config) => config.queue_capacity,
+            ExporterConfig::RemoteWrite(config) => config.queue_capacity,
         }
     }
 
@@ -144,6 +153,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Stdout(_) => Vec::new(),
             ExporterConfig::Loki(config) => config.validate(),
+            ExporterConfig::RemoteWrite(config) => config.validate(),
         }
     }
 
@@ -159,6 +169,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::RemoteWrite(config) => Ok(Box::new(config.build()?)),
         }
     }
 }
