@@ -13,10 +13,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::model::MetricBatch;
 use crate::model::metrics::{Family, MetricKind, MetricSample, Series};
+use crate::random::mix64;
 
 // Field tags: field number << 3 | wire type (0 varint, 1 fixed64, 2 length-delimited).
 /// `WriteRequest.timeseries = 1`.
@@ -88,13 +90,15 @@ pub struct WriteEncoder {
     order: Vec<u32>,
     /// Start of each series' group in `order` (one more element than series).
     group_starts: Vec<u32>,
-    /// Encoded length of each series' labels (the repeated field, tags included), by series.
-    label_lens: Vec<u32>,
+    /// Each series' encoded labels (the repeated field, tags included), back to back.
+    labels: Vec<u8>,
+    /// End of each series' labels in `labels`, by series.
+    label_ends: Vec<u32>,
     /// Encoded length of each `TimeSeries`, by series.
     series_lens: Vec<u32>,
     /// Index of one series per distinct family, in first-seen order.
     families: Vec<u32>,
-    seen_families: HashSet<usize>,
+    seen_families: HashSet<usize, BuildHasherDefault<PointerHasher>>,
     /// The uncompressed protobuf.
     proto: Vec<u8>,
     snappy: snap::raw::Encoder,
@@ -120,10 +124,11 @@ impl WriteEncoder {
         WriteEncoder {
             order: Vec::new(),
             group_starts: Vec::new(),
-            label_lens: Vec::new(),
+            labels: Vec::new(),
+            label_ends: Vec::new(),
             series_lens: Vec::new(),
             families: Vec::new(),
-            seen_families: HashSet::new(),
+            seen_families: HashSet::default(),
             proto: Vec::new(),
             snappy: snap::raw::Encoder::new(),
         }
@@ -154,7 +159,7 @@ impl WriteEncoder {
         self.proto.clear();
         let total = self.measure(batch, tenant, options);
         self.proto.reserve(total);
-        self.write(batch, tenant, options);
+        self.write(batch, options);
         debug_assert_eq!(self.proto.len(), total);
         &self.proto
     }
@@ -208,7 +213,8 @@ impl WriteEncoder {
         tenant: Option<(&str, &str)>,
         options: &EncodeOptions,
     ) -> usize {
-        self.label_lens.clear();
+        self.labels.clear();
+        self.label_ends.clear();
         self.series_lens.clear();
         self.families.clear();
         self.seen_families.clear();
@@ -217,15 +223,18 @@ impl WriteEncoder {
         for (index, series) in batch.series.iter().enumerate() {
             let group = self.group_range(index);
             if group.is_empty() {
-                self.label_lens.push(0);
+                self.label_ends.push(self.labels.len() as u32);
                 self.series_lens.push(0);
                 continue;
             }
-            let mut labels = 0;
+            // Labels are written once here and copied in `write`, which keeps the merge of
+            // `__name__` and the tenant label off the second pass.
+            let start = self.labels.len();
+            let out = &mut self.labels;
             for_each_label(series, tenant, |name, value| {
-                labels += field_len(label_len(name.len(), value.len()));
+                write_label(out, SERIES_LABELS, name, value);
             });
-            let mut body = labels;
+            let mut body = self.labels.len() - start;
             for &i in &self.order[group] {
                 let sample = &batch.samples[i as usize];
                 body += field_len(sample_len(sample.value, sample.timestamp_ms));
@@ -235,7 +244,7 @@ impl WriteEncoder {
                     body += field_len(exemplar_len(exemplar.value, exemplar.timestamp_ms));
                 }
             }
-            self.label_lens.push(labels as u32);
+            self.label_ends.push(self.labels.len() as u32);
             self.series_lens.push(body as u32);
             total += field_len(body);
 
@@ -252,23 +261,20 @@ impl WriteEncoder {
         total
     }
 
-    fn write(
-        &mut self,
-        batch: &MetricBatch,
-        tenant: Option<(&str, &str)>,
-        options: &EncodeOptions,
-    ) {
+    fn write(&mut self, batch: &MetricBatch, options: &EncodeOptions) {
         let mut out = std::mem::take(&mut self.proto);
-        for (index, series) in batch.series.iter().enumerate() {
+        for index in 0..batch.series.len() {
             let group = self.group_range(index);
             if group.is_empty() {
                 continue;
             }
             out.push(REQUEST_TIMESERIES);
             push_varint(&mut out, self.series_lens[index].into());
-            for_each_label(series, tenant, |name, value| {
-                write_label(&mut out, SERIES_LABELS, name, value);
-            });
+            let start = match index {
+                0 => 0,
+                _ => self.label_ends[index - 1] as usize,
+            };
+            out.extend_from_slice(&self.labels[start..self.label_ends[index] as usize]);
             for &i in &self.order[group.clone()] {
                 let sample = &batch.samples[i as usize];
                 out.push(SERIES_SAMPLES);
@@ -288,6 +294,26 @@ impl WriteEncoder {
             write_metadata(&mut out, &batch.series[index as usize].family);
         }
         self.proto = out;
+    }
+}
+
+/// Hashes the address of a family, which is all the per-batch family set keys on.
+#[derive(Default)]
+struct PointerHasher(u64);
+
+impl Hasher for PointerHasher {
+    fn finish(&self) -> u64 {
+        mix64(self.0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.0 = value as u64;
     }
 }
 
@@ -318,14 +344,14 @@ pub fn for_each_label(
     let mut extras: [(&str, &str); 2] = [(NAME_LABEL, &series.name), ("", "")];
     if let Some(tenant) = tenant {
         extras[1] = tenant;
-        if tenant.0.as_bytes() < NAME_LABEL.as_bytes() {
+        if name_less(tenant.0, NAME_LABEL) {
             extras.swap(0, 1);
         }
     }
     let sorted = series
         .labels
         .windows(2)
-        .all(|pair| pair[0].0.as_bytes() <= pair[1].0.as_bytes());
+        .all(|pair| !name_less(&pair[1].0, &pair[0].0));
     if !sorted {
         return for_each_unsorted(series, tenant, f);
     }
@@ -341,7 +367,7 @@ pub fn for_each_label(
             (None, None) => return,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(extra), Some(label)) => extra.0.as_bytes() <= label.0.as_bytes(),
+            (Some(extra), Some(label)) => !name_less(label.0, extra.0),
         };
         let (name, value) = if take_extra {
             extras.next().copied()
@@ -355,6 +381,18 @@ pub fn for_each_label(
         last = Some(name);
         f(name, value);
     }
+}
+
+/// Whether `a` sorts before `b` bytewise. Label names are short, where an inlined loop beats a
+/// call to `memcmp`.
+#[inline]
+fn name_less(a: &str, b: &str) -> bool {
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
 }
 
 fn for_each_unsorted(series: &Series, tenant: Option<(&str, &str)>, mut f: impl FnMut(&str, &str)) {
@@ -515,6 +553,7 @@ fn varint_len(value: u64) -> usize {
     ((64 - (value | 1).leading_zeros()) as usize).div_ceil(7)
 }
 
+#[inline]
 fn push_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -523,6 +562,7 @@ fn push_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+#[inline]
 fn push_bytes(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
     out.push(tag);
     push_varint(out, bytes.len() as u64);
