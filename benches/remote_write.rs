@@ -5,6 +5,11 @@
 //! `batch.max_samples`) over HTTP RED and node-like series with six to eight labels each:
 //! `live` has one sample per series (one scrape interval of 2000 series), `backfill` has 20
 //! samples for each of 100 series. A tenth of the samples carry an exemplar; metadata is on.
+//!
+//! Last results (2-core AMD EPYC VM shared with other builds, load average about 3, so ±30 %),
+//! samples per second on one core: backfill 6.7–9.4 M with snappy, 11.8–16 M protobuf alone;
+//! live 1.5–2.1 M with snappy, 2.4–3.7 M protobuf alone. A live sample carries its whole label
+//! set (about 220 bytes), and snappy takes about 45 % of that time.
 
 use std::hint::black_box;
 use std::sync::Arc;
