@@ -7,6 +7,7 @@
 pub mod file;
 pub mod http;
 pub mod loki;
+pub mod remote_write;
 pub mod retry;
 pub mod scrape;
 
@@ -96,11 +97,19 @@ pub enum ExporterConfig {
     Loki(Box<loki::LokiConfig>),
     /// `type = "prometheus_scrape"`: synthetic scrape targets and HTTP service discovery.
     PrometheusScrape(scrape::PrometheusScrapeConfig),
+    /// `type = "prometheus_remote_write"`: Prometheus remote write 1.0.
+    RemoteWrite(Box<remote_write::RemoteWriteConfig>),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki", "prometheus_scrape"];
+    pub const TYPES: &'static [&'static str] = &[
+        "file",
+        "stdout",
+        "loki",
+        "prometheus_scrape",
+        "prometheus_remote_write",
+    ];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -113,6 +122,8 @@ impl ExporterConfig {
             "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
             "prometheus_scrape" => scrape::PrometheusScrapeConfig::deserialize(deserializer)
                 .map(Self::PrometheusScrape),
+            "prometheus_remote_write" => remote_write::RemoteWriteConfig::deserialize(deserializer)
+                .map(|c| Self::RemoteWrite(Box::new(c))),
             _ => return None,
         })
     }
@@ -124,6 +135,7 @@ impl ExporterConfig {
             ExporterConfig::Stdout(_) => "stdout",
             ExporterConfig::Loki(_) => "loki",
             ExporterConfig::PrometheusScrape(_) => "prometheus_scrape",
+            ExporterConfig::RemoteWrite(_) => "prometheus_remote_write",
         }
     }
 
@@ -133,6 +145,7 @@ impl ExporterConfig {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &Signal::ALL,
             ExporterConfig::Loki(_) => &[Signal::Logs],
             ExporterConfig::PrometheusScrape(_) => &[Signal::Metrics],
+            ExporterConfig::RemoteWrite(_) => &[Signal::Metrics],
         }
     }
 
@@ -144,6 +157,7 @@ impl ExporterConfig {
             ExporterConfig::Loki(config) => config.queue_capacity,
             // Takes no batches.
             ExporterConfig::PrometheusScrape(_) => 1,
+            ExporterConfig::RemoteWrite(config) => config.queue_capacity,
         }
     }
 
@@ -154,6 +168,7 @@ impl ExporterConfig {
             ExporterConfig::Stdout(_) => Vec::new(),
             ExporterConfig::Loki(config) => config.validate(),
             ExporterConfig::PrometheusScrape(config) => config.validate(),
+            ExporterConfig::RemoteWrite(config) => config.validate(),
         }
     }
 
@@ -170,6 +185,7 @@ impl ExporterConfig {
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::PrometheusScrape(config) => Ok(Box::new(config.build(context)?)),
+            ExporterConfig::RemoteWrite(config) => Ok(Box::new(config.build()?)),
         }
     }
 }

@@ -102,6 +102,8 @@ struct ExporterPart {
     exporter: Box<dyn Exporter>,
     rx: mpsc::Receiver<Batch>,
     stats: Arc<ComponentStats>,
+    /// A pull exporter serves until the sources stop, rather than until a flush deadline.
+    pull: bool,
 }
 
 /// The built, not yet running, parts of a configuration.
@@ -150,6 +152,7 @@ impl Topology {
                         exporter_txs.insert(id.clone(), (tx, Arc::clone(&component)));
                     }
                     exporters.push(ExporterPart {
+                        pull: exporter_config.is_pull(),
                         exporter,
                         rx,
                         stats: component,
@@ -232,12 +235,18 @@ impl Topology {
     /// Starts every part on the current tokio runtime, generating from the clock's now.
     pub fn start(self, clock: Clock) -> RunningTopology {
         let (stop_tx, stop) = StopSignal::new();
+        let (sources_stopped_tx, sources_stopped) = StopSignal::new();
         let mut exporter_tasks = JoinSet::new();
         for part in self.exporters {
+            let stop = if part.pull {
+                sources_stopped.clone()
+            } else {
+                stop.clone()
+            };
             let input = ExporterInput {
                 rx: part.rx,
                 stats: part.stats,
-                stop: stop.clone(),
+                stop,
             };
             exporter_tasks.spawn(part.exporter.run(input));
         }
@@ -271,6 +280,7 @@ impl Topology {
             pipeline_tasks,
             exporter_tasks,
             stop_tx,
+            sources_stopped_tx,
         }
     }
 }
@@ -282,6 +292,7 @@ pub struct RunningTopology {
     pipeline_tasks: JoinSet<()>,
     exporter_tasks: JoinSet<()>,
     stop_tx: watch::Sender<bool>,
+    sources_stopped_tx: watch::Sender<bool>,
 }
 
 impl RunningTopology {
@@ -298,6 +309,8 @@ impl RunningTopology {
         let _ = joined.await;
         let deadline = tokio::time::Instant::now() + timeout;
         while self.pipeline_tasks.join_next().await.is_some() {}
+        // Nothing new will be generated: pull exporters stop serving now.
+        let _ = self.sources_stopped_tx.send(true);
         let flushed = tokio::time::timeout_at(deadline, async {
             while self.exporter_tasks.join_next().await.is_some() {}
         })

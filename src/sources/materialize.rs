@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::model::TenantId;
 use crate::model::metrics::{
-    Exemplar, Family, LabelPair, MetricBatch, MetricSample, SampleSink, Series, Target,
-    TargetSet, series_hash,
+    Exemplar, Family, LabelPair, MetricBatch, MetricSample, SampleSink, Series, Target, TargetSet,
+    series_hash,
 };
 
 /// A batch being filled, with the position of each (target, cached series) in it.
@@ -23,7 +23,10 @@ pub struct PendingBatch {
 impl PendingBatch {
     /// An empty batch for `tenant`.
     pub fn new(tenant: TenantId) -> Self {
-        PendingBatch { batch: MetricBatch::new(tenant), positions: HashMap::new() }
+        PendingBatch {
+            batch: MetricBatch::new(tenant),
+            positions: HashMap::new(),
+        }
     }
 }
 
@@ -48,7 +51,9 @@ impl Materializer {
         timestamp_ms: i64,
         pending: &mut PendingBatch,
     ) {
-        let Some(target) = set.targets().get(index) else { return };
+        let Some(target) = set.targets().get(index) else {
+            return;
+        };
         let mut sink = BatchSink {
             cache: self.caches.entry(index).or_default(),
             batch: &mut pending.batch,
@@ -114,10 +119,13 @@ impl SampleSink for BatchSink<'_> {
         };
         let series = &self.cache.series[index as usize];
         let batch = &mut *self.batch;
-        let position = *self.positions.entry((self.target, index)).or_insert_with(|| {
-            batch.series.push(Arc::clone(series));
-            (batch.series.len() - 1) as u32
-        });
+        let position = *self
+            .positions
+            .entry((self.target, index))
+            .or_insert_with(|| {
+                batch.series.push(Arc::clone(series));
+                (batch.series.len() - 1) as u32
+            });
         self.batch.samples.push(MetricSample {
             series: position,
             timestamp_ms: self.timestamp_ms,

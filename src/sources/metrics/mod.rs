@@ -22,8 +22,8 @@ use serde::Deserialize;
 use super::{BUCKET_NS, BuildContext, Source, Window};
 use crate::config::{Problem, de};
 use crate::model::metrics::TargetSet;
-use crate::sources::materialize::{Materializer, PendingBatch};
 use crate::model::{Batch, Signal};
+use crate::sources::materialize::{Materializer, PendingBatch};
 pub use model::MetricsModel;
 
 /// The families a target carries.
@@ -283,7 +283,8 @@ impl Source for MetricsSource {
                 let pending = per_tenant.entry(tenant).or_insert_with(|| {
                     PendingBatch::new(Arc::clone(&model.targets()[index].tenant))
                 });
-                self.materializer.sample_target(model.as_ref(), index, tick, pending);
+                self.materializer
+                    .sample_target(model.as_ref(), index, tick, pending);
                 tick += self.interval_ms;
             }
         }
