@@ -119,16 +119,27 @@ exporters = ["targets"]
             .count();
         let instance = labels["instance"].as_str().expect("instance");
         let tenant = labels["tenant"].as_str().expect("tenant");
-        let query =
-            format!("scrape_samples_scraped{{instance=\"{instance}\",tenant=\"{tenant}\"}}");
+        let job = labels["job"].as_str().expect("job");
+        let query = format!(
+            "scrape_samples_scraped{{job=\"{job}\",instance=\"{instance}\",tenant=\"{tenant}\"}}"
+        );
         let scraped = prometheus.value(&query).expect("scraped samples");
         assert_eq!(scraped as usize, samples, "{instance}");
 
-        let checked = promtool_check_metrics(&text);
+        let (passed, findings) = promtool_check_metrics(&text);
+        // node_exporter's own names (`node_memory_MemTotal_bytes`) are camelCase, which promtool
+        // flags on a real node_exporter too; dashboards depend on them, so they are kept. Any
+        // other finding fails the test.
+        let unexpected: Vec<&str> = findings
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .filter(|line| {
+                !(line.starts_with("node_memory_Mem") && line.contains("'snake_case' not 'camelCase'"))
+            })
+            .collect();
         assert!(
-            checked.0,
-            "promtool check metrics failed for {path}:\n{}",
-            checked.1
+            unexpected.is_empty() && (passed || job == "node"),
+            "promtool check metrics failed for {path}:\n{findings}"
         );
     }
 
