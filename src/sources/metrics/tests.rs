@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::metrics::{CountingSink, MetricKind, Target};
+use crate::model::metrics::{CountingSink, Exemplar, Family, MetricKind, SampleSink, Target};
 use crate::sources::TenantSpec;
 
 /// Collects samples as `name{labels}` → value.
