@@ -58,7 +58,8 @@ echo "## Daemon on the default configuration"
 echo
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start=$(date +%s%N)
-SYNTHTEL_ADMIN_LISTEN=127.0.0.1:$port "$BIN" run >/dev/null 2>&1 &
+scrape=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SYNTHTEL_ADMIN_LISTEN=127.0.0.1:$port SYNTHTEL_SCRAPE_LISTEN=127.0.0.1:$scrape "$BIN" run >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.002; done

@@ -124,6 +124,7 @@ pub fn push_escaped(out: &mut Vec<u8>, text: &str, quotes: bool) {
 /// counters), no exemplars, no `_created`, no timestamps.
 pub struct TextRenderer<S = Keep> {
     writer: Writer<S>,
+    timestamp_ms: Option<i64>,
 }
 
 impl TextRenderer<Keep> {
@@ -145,7 +146,14 @@ impl<S: Spill> TextRenderer<S> {
         buffer.clear();
         TextRenderer {
             writer: Writer::new(buffer, spill),
+            timestamp_ms: None,
         }
+    }
+
+    /// Writes `timestamp_ms` (integer milliseconds) on the samples that follow, or none. Scrapes
+    /// never do; offline files for backfill do.
+    pub fn set_timestamp(&mut self, timestamp_ms: Option<i64>) {
+        self.timestamp_ms = timestamp_ms;
     }
 
     /// Spills what is left; returns the buffer (the whole exposition with [`Keep`]), the spill
@@ -167,6 +175,10 @@ impl<S: Spill> SampleSink for TextRenderer<S> {
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64, _: Option<&Exemplar>) {
         self.writer.sample_head(name, labels, value);
+        if let Some(timestamp_ms) = self.timestamp_ms {
+            self.writer.out.push(b' ');
+            self.writer.out.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
+        }
         self.writer.samples += 1;
         self.writer.end_line();
     }
@@ -210,6 +222,11 @@ impl<S: Spill> OpenMetricsRenderer<S> {
             options,
             kind: MetricKind::Gauge,
         }
+    }
+
+    /// Changes the timestamp written on the samples that follow.
+    pub fn set_timestamp(&mut self, timestamp_ms: Option<i64>) {
+        self.options.timestamp_ms = timestamp_ms;
     }
 
     /// Writes `# EOF` and spills what is left; returns the buffer (the whole exposition with

@@ -375,7 +375,7 @@ fn build_tenant(
             a2: 0.05 + 0.1 * rng.f64(),
             peak_hour: 13.0 + 5.0 * rng.f64(),
             weekend_factor: 0.6 + 0.2 * rng.f64(),
-            growth_per_week: 0.02 * rng.f64(),
+            growth_per_week: 0.005 * rng.f64(),
         };
         let curve = LoadCurve::new(shape, key.with("load").with(name));
         let routes = build_routes(name, &mut rng);

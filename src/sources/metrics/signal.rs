@@ -24,6 +24,8 @@ pub const NOISE_KNOT_SECS: f64 = 60.0;
 const NOISE_SECS: f64 = 3.0;
 /// Reference time of all integrals: 2020-01-06T00:00:00Z, a Monday.
 pub const EPOCH_SECS: f64 = 1_578_268_800.0;
+/// The week growth is measured from (2026-01-05, a Monday): `T = 1` that week.
+pub const GROWTH_REFERENCE_WEEK: f64 = 313.0;
 
 /// Shape of a load curve.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,16 +125,17 @@ impl LoadCurve {
     /// The growth factor `T(t)`: `(1 + g)` per whole week since the epoch. Growth steps once a
     /// week so that its integral stays in closed form (a geometric series of weeks).
     pub fn trend(&self, t: f64) -> f64 {
-        (1.0 + self.shape.growth_per_week).powf(week_index(t))
+        (1.0 + self.shape.growth_per_week).powf(week_index(t) - GROWTH_REFERENCE_WEEK)
     }
 
     /// `Σ_{k<n} (1 + g)^k`: the growth-weighted number of whole weeks before week `n`.
     fn growth_weeks(&self, n: f64) -> f64 {
         let g = self.shape.growth_per_week;
+        let scale = (1.0 + g).powf(-GROWTH_REFERENCE_WEEK);
         if g.abs() < 1e-12 {
             n
         } else {
-            ((1.0 + g).powf(n) - 1.0) / g
+            scale * ((1.0 + g).powf(n) - 1.0) / g
         }
     }
 

@@ -4,6 +4,8 @@
 //! signal, over a virtual time range, and writes the records in the chosen format exactly as the
 //! daemon would. Same seed and arguments give byte-identical output.
 
+pub mod metrics;
+
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -106,12 +108,87 @@ pub struct Summary {
 
 /// Runs a generation to completion.
 pub fn run(options: GenerateOptions) -> anyhow::Result<Summary> {
-    if options.signal != Signal::Logs {
-        bail!(
-            "--signal {} is not available yet; this version generates logs",
-            options.signal
-        );
+    match options.signal {
+        Signal::Logs => run_logs(options),
+        Signal::Metrics => run_metrics(options),
+        Signal::Traces => bail!("--signal traces is not available yet"),
     }
+}
+
+/// The output: a file, or stdout for `-`.
+fn open_output(path: &Path) -> anyhow::Result<BufWriter<Box<dyn Write>>> {
+    let writer: Box<dyn Write> = if path == Path::new("-") {
+        Box::new(io::stdout().lock())
+    } else {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Box::new(file)
+    };
+    Ok(BufWriter::with_capacity(1 << 20, writer))
+}
+
+/// The `--from`, `--to` and `--count` of a run, in Unix nanoseconds and records.
+fn time_range(options: &GenerateOptions) -> anyhow::Result<(i64, Option<i64>, Option<u64>)> {
+    let now = wall_now_ns();
+    let from = match &options.from {
+        Some(text) => parse_time(text, now).with_context(|| format!("--from {text:?}"))?,
+        None => DEFAULT_FROM_NS,
+    };
+    let to = match &options.to {
+        Some(text) => Some(parse_time(text, now).with_context(|| format!("--to {text:?}"))?),
+        None => None,
+    };
+    if to.is_some_and(|to| to <= from) {
+        bail!("--to must be after --from");
+    }
+    let count = match (options.count, to) {
+        (Some(count), _) => Some(count),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_COUNT),
+    };
+    Ok((from, to, count))
+}
+
+fn run_metrics(options: GenerateOptions) -> anyhow::Result<Summary> {
+    let format_name = options.format.as_deref().unwrap_or("prometheus");
+    let format = metrics::MetricsFormat::parse(format_name).ok_or_else(|| {
+        anyhow!(
+            "unknown metrics format {format_name:?}; one of {}",
+            metrics::MetricsFormat::NAMES.join(", ")
+        )
+    })?;
+    let (from, to, count) = time_range(&options)?;
+    let (set, interval, _tenant) = metrics::build_target_set(&options)?;
+    let mut writer = open_output(&options.output)?;
+    let plan = metrics::MetricsPlan {
+        from_ms: from.div_euclid(1_000_000),
+        to_ms: to.map(|to| to.div_euclid(1_000_000)),
+        count,
+        format,
+    };
+    let summary = metrics::write(set.as_ref(), interval, &plan, &mut writer)?;
+    writer.flush().context("cannot write the output")?;
+    Ok(summary)
+}
+
+/// The tenant a configured source generates for: `wanted`, else its first tenant.
+pub(crate) fn chosen_tenant(
+    config: &Config,
+    source: &SourceConfig,
+    wanted: Option<&str>,
+    id: &str,
+) -> anyhow::Result<TenantSpec> {
+    let tenants = crate::pipeline::resolve_tenants(config, source.tenants());
+    match wanted {
+        Some(wanted) => tenants
+            .into_iter()
+            .find(|t| &*t.id == wanted)
+            .ok_or_else(|| anyhow!("source {id:?} does not serve tenant {wanted:?}")),
+        None => tenants.into_iter().next().ok_or_else(|| anyhow!("source {id:?} has no tenant")),
+    }
+}
+
+fn run_logs(options: GenerateOptions) -> anyhow::Result<Summary> {
     let format_name = options.format.as_deref().unwrap_or("lines");
     let format = LogsFormat::parse(format_name).ok_or_else(|| {
         anyhow!(
