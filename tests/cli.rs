@@ -220,7 +220,10 @@ fn run_serves_the_default_configuration_and_stops_on_sigterm() {
     let child = synthtel()
         .arg("run")
         .env("SYNTHTEL_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SYNTHTEL_SCRAPE_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "SYNTHTEL_SCRAPE_LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -17,13 +17,24 @@ fn generate(args: &[&str]) -> Vec<u8> {
         .args(args)
         .output()
         .expect("run synthtel");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     output.stdout
 }
 
 #[test]
 fn openmetrics_output_backfills_with_promtool() {
-    let text = generate(&["--format", "openmetrics", "--from", "now-2h", "--to", "now-1h"]);
+    let text = generate(&[
+        "--format",
+        "openmetrics",
+        "--from",
+        "now-2h",
+        "--to",
+        "now-1h",
+    ]);
     assert!(text.ends_with(b"# EOF\n"));
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("backfill.om");
@@ -35,16 +46,30 @@ fn openmetrics_output_backfills_with_promtool() {
         .output()
         .expect("promtool is installed (make test-deps)");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("BLOCK ULID"), "{stdout}");
 }
 
 #[test]
 fn prometheus_text_output_is_clean_and_deterministic() {
-    let args = ["--count", "5000", "--seed", "3", "--from", "2025-06-01T00:00:00Z"];
+    let args = [
+        "--count",
+        "5000",
+        "--seed",
+        "3",
+        "--from",
+        "2025-06-01T00:00:00Z",
+    ];
     let text = generate(&args);
     assert_eq!(text, generate(&args), "same seed and arguments, same bytes");
-    let samples = text.split(|b| *b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count();
+    let samples = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty() && l[0] != b'#')
+        .count();
     assert_eq!(samples, 5000);
     let mut child = Command::new("/usr/bin/promtool")
         .args(["check", "metrics"])
@@ -53,7 +78,12 @@ fn prometheus_text_output_is_clean_and_deterministic() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("promtool is installed (make test-deps)");
-    child.stdin.take().expect("stdin").write_all(&text).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&text)
+        .expect("write");
     let output = child.wait_with_output().expect("promtool");
     assert!(
         output.status.success(),
@@ -66,7 +96,9 @@ fn prometheus_text_output_is_clean_and_deterministic() {
 /// POSTs one remote-write body (HTTP/1.0, so the answer is not chunked).
 fn post(port: u16, body: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let head = format!(
         "POST /api/v1/write HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n\
          Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n\
@@ -77,12 +109,23 @@ fn post(port: u16, body: &[u8]) -> u16 {
     stream.write_all(body).expect("body");
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
 fn remote_write_bodies_are_ingested_by_a_real_prometheus() {
-    let framed = generate(&["--format", "remote-write-protobuf", "--from", "now-10m", "--to", "now-1m"]);
+    let framed = generate(&[
+        "--format",
+        "remote-write-protobuf",
+        "--from",
+        "now-10m",
+        "--to",
+        "now-1m",
+    ]);
     let prometheus = Prometheus::start("");
     let mut rest = framed.as_slice();
     let mut bodies = 0;
@@ -94,7 +137,8 @@ fn remote_write_bodies_are_ingested_by_a_real_prometheus() {
         bodies += 1;
     }
     assert_eq!(bodies, 36, "one body per 15 s step over 9 minutes");
-    let series = prometheus.query("count(process_start_time_seconds{tenant!=\"\"} or process_start_time_seconds)");
+    let series = prometheus
+        .query("count(process_start_time_seconds{tenant!=\"\"} or process_start_time_seconds)");
     assert!(!series.is_empty());
     let rates = prometheus.query("rate(http_requests_total[2m]) < 0");
     assert!(rates.is_empty(), "{rates:?}");

@@ -134,7 +134,8 @@ exporters = ["targets"]
             .lines()
             .filter(|line| !line.trim().is_empty())
             .filter(|line| {
-                !(line.starts_with("node_memory_Mem") && line.contains("'snake_case' not 'camelCase'"))
+                !(line.starts_with("node_memory_Mem")
+                    && line.contains("'snake_case' not 'camelCase'"))
             })
             .collect();
         assert!(

@@ -31,7 +31,8 @@ pub enum MetricsFormat {
 
 impl MetricsFormat {
     /// Every format name.
-    pub const NAMES: &'static [&'static str] = &["prometheus", "openmetrics", "remote-write-protobuf"];
+    pub const NAMES: &'static [&'static str] =
+        &["prometheus", "openmetrics", "remote-write-protobuf"];
 
     /// Parses a format name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -57,32 +58,46 @@ pub struct MetricsPlan {
 }
 
 /// Builds the metrics source the options name, with its sampling interval.
-pub fn build_target_set(options: &GenerateOptions) -> anyhow::Result<(Arc<dyn TargetSet>, Duration, String)> {
+pub fn build_target_set(
+    options: &GenerateOptions,
+) -> anyhow::Result<(Arc<dyn TargetSet>, Duration, String)> {
     let (config, seed, tenant): (SourceConfig, u64, crate::sources::TenantSpec) =
         match (&options.config, &options.source) {
             (Some(path), Some(id)) => {
                 let config = Config::from_file(path).map_err(|error| anyhow!("{error}"))?;
-                let source = config.sources.get(id).cloned().ok_or_else(|| {
-                    anyhow!("no source {id:?} in {}", path.display())
-                })?;
+                let source = config
+                    .sources
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("no source {id:?} in {}", path.display()))?;
                 let tenant = chosen_tenant(&config, &source, options.tenant.as_deref(), id)?;
                 (source, options.seed.unwrap_or(config.seed), tenant)
             }
             _ => {
                 let config: MetricsSourceConfig = toml::from_str("")?;
-                let tenant = options.tenant.clone().unwrap_or_else(|| "default".to_string());
+                let tenant = options
+                    .tenant
+                    .clone()
+                    .unwrap_or_else(|| "default".to_string());
                 crate::config::validate_tenant_id(&tenant).map_err(|error| anyhow!(error))?;
                 let spec = crate::sources::TenantSpec {
                     id: tenant.as_str().into(),
                     scale: 1.0,
                     model: "webshop".into(),
                 };
-                (SourceConfig::Metrics(config), options.seed.unwrap_or(42), spec)
+                (
+                    SourceConfig::Metrics(config),
+                    options.seed.unwrap_or(42),
+                    spec,
+                )
             }
         };
     let interval = match &config {
         SourceConfig::Metrics(metrics) => metrics.interval,
-        other => bail!("source type {:?} does not generate metrics offline", other.type_name()),
+        other => bail!(
+            "source type {:?} does not generate metrics offline",
+            other.type_name()
+        ),
     };
     let problems = config.validate();
     if !problems.is_empty() {
@@ -92,11 +107,16 @@ pub fn build_target_set(options: &GenerateOptions) -> anyhow::Result<(Arc<dyn Ta
     let tenant_id = tenant.id.to_string();
     let context = BuildContext {
         seed,
-        component_id: options.source.clone().unwrap_or_else(|| "generate".to_string()),
+        component_id: options
+            .source
+            .clone()
+            .unwrap_or_else(|| "generate".to_string()),
         tenants: vec![tenant],
     };
     let source = config.build(&context).map_err(|error| anyhow!(error))?;
-    let set = source.target_set().ok_or_else(|| anyhow!("the source has no targets"))?;
+    let set = source
+        .target_set()
+        .ok_or_else(|| anyhow!("the source has no targets"))?;
     Ok((set, interval, tenant_id))
 }
 
@@ -107,8 +127,15 @@ pub fn write(
     plan: &MetricsPlan,
     writer: &mut impl Write,
 ) -> anyhow::Result<Summary> {
-    let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX).max(1);
-    let first = plan.from_ms.div_euclid(step) * step + if plan.from_ms.rem_euclid(step) == 0 { 0 } else { step };
+    let step = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let first = plan.from_ms.div_euclid(step) * step
+        + if plan.from_ms.rem_euclid(step) == 0 {
+            0
+        } else {
+            step
+        };
     let targets: Vec<usize> = (0..set.targets().len()).collect();
     if targets.is_empty() {
         bail!("the source has no targets for this tenant");
@@ -118,7 +145,11 @@ pub fn write(
     match plan.format {
         MetricsFormat::RemoteWrite => {
             let mut materializer = Materializer::default();
-            let options = EncodeOptions { tenant_label: None, metadata: true, exemplars: true };
+            let options = EncodeOptions {
+                tenant_label: None,
+                metadata: true,
+                exemplars: true,
+            };
             let mut body = Vec::new();
             let mut framed = Vec::new();
             let mut at = first;
@@ -136,7 +167,9 @@ pub fn write(
                 framed.clear();
                 prost::encoding::encode_varint(body.len() as u64, &mut framed);
                 framed.extend_from_slice(&body);
-                writer.write_all(&framed).context("cannot write the output")?;
+                writer
+                    .write_all(&framed)
+                    .context("cannot write the output")?;
                 summary.bytes += framed.len() as u64;
                 at += step;
             }
@@ -222,7 +255,9 @@ impl Grouped {
             bytes += text.len() as u64;
         }
         if self.format == MetricsFormat::OpenMetrics {
-            writer.write_all(b"# EOF\n").context("cannot write the output")?;
+            writer
+                .write_all(b"# EOF\n")
+                .context("cannot write the output")?;
             bytes += 6;
         }
         Ok(bytes)
@@ -237,13 +272,13 @@ impl Grouped {
             Some(index) => *index,
             None => {
                 let mut renderer = match self.format {
-                    MetricsFormat::OpenMetrics => Renderer::OpenMetrics(OpenMetricsRenderer::new(
-                        OpenMetricsOptions {
+                    MetricsFormat::OpenMetrics => {
+                        Renderer::OpenMetrics(OpenMetricsRenderer::new(OpenMetricsOptions {
                             exemplars: true,
                             created_ms: None,
                             timestamp_ms: Some(self.timestamp_ms),
-                        },
-                    )),
+                        }))
+                    }
                     _ => {
                         let mut text = TextRenderer::new();
                         text.set_timestamp(Some(self.timestamp_ms));
@@ -255,7 +290,8 @@ impl Grouped {
                     Renderer::OpenMetrics(open) => open.family(family),
                 }
                 self.families.push(renderer);
-                self.by_name.insert(family.name.clone(), self.families.len() - 1);
+                self.by_name
+                    .insert(family.name.clone(), self.families.len() - 1);
                 self.families.len() - 1
             }
         };
@@ -285,8 +321,13 @@ impl SampleSink for Grouped {
             }
         }
         merged.sort();
-        let pairs: Vec<(&str, &str)> = merged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let Some(renderer) = self.renderer() else { return };
+        let pairs: Vec<(&str, &str)> = merged
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let Some(renderer) = self.renderer() else {
+            return;
+        };
         match renderer {
             Renderer::Text(text) => text.sample(name, &pairs, value, exemplar),
             Renderer::OpenMetrics(open) => open.sample(name, &pairs, value, exemplar),

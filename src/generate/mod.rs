@@ -184,7 +184,10 @@ pub(crate) fn chosen_tenant(
             .into_iter()
             .find(|t| &*t.id == wanted)
             .ok_or_else(|| anyhow!("source {id:?} does not serve tenant {wanted:?}")),
-        None => tenants.into_iter().next().ok_or_else(|| anyhow!("source {id:?} has no tenant")),
+        None => tenants
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("source {id:?} has no tenant")),
     }
 }
 

@@ -33,6 +33,12 @@ impl From<String> for AttributeValue {
     }
 }
 
+impl From<Cow<'static, str>> for AttributeValue {
+    fn from(value: Cow<'static, str>) -> Self {
+        AttributeValue::String(value)
+    }
+}
+
 impl From<i64> for AttributeValue {
     fn from(value: i64) -> Self {
         AttributeValue::Int(value)

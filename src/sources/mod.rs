@@ -8,6 +8,7 @@
 pub mod logs;
 pub mod materialize;
 pub mod metrics;
+pub mod simulation;
 
 use std::sync::Arc;
 
@@ -105,11 +106,13 @@ pub enum SourceConfig {
     Logs(logs::LogsSourceConfig),
     /// `type = "metrics"`: synthetic scrape targets following the signal model.
     Metrics(metrics::MetricsSourceConfig),
+    /// `type = "simulation"`: a world model per tenant driving spans, logs and RED metrics.
+    Simulation(simulation::SimulationConfig),
 }
 
 impl SourceConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["logs", "metrics"];
+    pub const TYPES: &'static [&'static str] = &["logs", "metrics", "simulation"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -121,6 +124,9 @@ impl SourceConfig {
             "metrics" => {
                 Some(metrics::MetricsSourceConfig::deserialize(deserializer).map(Self::Metrics))
             }
+            "simulation" => {
+                Some(simulation::SimulationConfig::deserialize(deserializer).map(Self::Simulation))
+            }
             _ => None,
         }
     }
@@ -130,6 +136,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Logs(_) => "logs",
             SourceConfig::Metrics(_) => "metrics",
+            SourceConfig::Simulation(_) => "simulation",
         }
     }
 
@@ -138,6 +145,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Logs(config) => config.tenants.as_deref(),
             SourceConfig::Metrics(config) => config.tenants.as_deref(),
+            SourceConfig::Simulation(config) => config.tenants.as_deref(),
         }
     }
 
@@ -146,6 +154,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Logs(_) => &[Signal::Logs],
             SourceConfig::Metrics(_) => &[Signal::Metrics],
+            SourceConfig::Simulation(_) => &Signal::ALL,
         }
     }
 
@@ -154,6 +163,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Logs(config) => config.validate(),
             SourceConfig::Metrics(config) => config.validate(),
+            SourceConfig::Simulation(config) => config.validate(),
         }
     }
 
@@ -162,6 +172,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Logs(config) => Ok(Box::new(config.build(context)?)),
             SourceConfig::Metrics(config) => Ok(Box::new(config.build(context)?)),
+            SourceConfig::Simulation(config) => Ok(Box::new(config.build(context)?)),
         }
     }
 }

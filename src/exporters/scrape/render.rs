@@ -177,7 +177,9 @@ impl<S: Spill> SampleSink for TextRenderer<S> {
         self.writer.sample_head(name, labels, value);
         if let Some(timestamp_ms) = self.timestamp_ms {
             self.writer.out.push(b' ');
-            self.writer.out.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
+            self.writer
+                .out
+                .extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
         }
         self.writer.samples += 1;
         self.writer.end_line();

@@ -25,6 +25,7 @@ use crate::config::{Problem, de};
 use crate::model::metrics::TargetSet;
 use crate::model::{Batch, Signal, SpanBatch};
 use crate::random::Key;
+use crate::sources::materialize::{Materializer, PendingBatch};
 use model::ModelDef;
 use red::RedState;
 use request::Conditions;
@@ -104,16 +105,27 @@ impl SimulationConfig {
     /// Problems found without building.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        if !(self.requests_per_second.is_finite() && (0.0..=1e6).contains(&self.requests_per_second)) {
-            problems.push(Problem::new("requests_per_second", "must be between 0 and 1000000"));
+        if !(self.requests_per_second.is_finite()
+            && (0.0..=1e6).contains(&self.requests_per_second))
+        {
+            problems.push(Problem::new(
+                "requests_per_second",
+                "must be between 0 and 1000000",
+            ));
         }
         if !(self.background_logs_per_second.is_finite()
             && (0.0..=1e4).contains(&self.background_logs_per_second))
         {
-            problems.push(Problem::new("background_logs_per_second", "must be between 0 and 10000"));
+            problems.push(Problem::new(
+                "background_logs_per_second",
+                "must be between 0 and 10000",
+            ));
         }
         if self.model.is_some() && self.model_file.is_some() {
-            problems.push(Problem::new("model_file", "give either model or model_file"));
+            problems.push(Problem::new(
+                "model_file",
+                "give either model or model_file",
+            ));
         }
         if let Some(name) = &self.model {
             if let Err(error) = ModelDef::builtin(name, Key::new(0)) {
@@ -124,12 +136,16 @@ impl SimulationConfig {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
                     if let Err(error) = ModelDef::parse(&text) {
-                        problems.push(Problem::new("model_file", format!("{}: {error}", path.display())));
+                        problems.push(Problem::new(
+                            "model_file",
+                            format!("{}: {error}", path.display()),
+                        ));
                     }
                 }
-                Err(error) => {
-                    problems.push(Problem::new("model_file", format!("cannot read {}: {error}", path.display())))
-                }
+                Err(error) => problems.push(Problem::new(
+                    "model_file",
+                    format!("cannot read {}: {error}", path.display()),
+                )),
             }
         }
         if self.metrics_interval < Duration::from_secs(1) {
@@ -140,7 +156,9 @@ impl SimulationConfig {
 
     /// Builds the running source.
     pub fn build(&self, context: &BuildContext) -> Result<SimulationSource, String> {
-        let key = Key::new(context.seed).with("simulation").with(&context.component_id);
+        let key = Key::new(context.seed)
+            .with("simulation")
+            .with(&context.component_id);
         let custom = match &self.model_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -166,18 +184,28 @@ impl SimulationConfig {
                 tenant_key,
             )?;
             worlds.push(TenantSimulation {
-                log_streams: logs::streams(&world, &self.namespace, &self.cluster, &self.environment)?,
+                log_streams: logs::streams(
+                    &world,
+                    &self.namespace,
+                    &self.cluster,
+                    &self.environment,
+                )?,
                 world,
                 key: tenant_key,
             });
         }
-        let red = Arc::new(Mutex::new(RedState::new(&worlds.iter().map(|w| &w.world).collect::<Vec<_>>())));
-        let targets: Arc<dyn TargetSet> = Arc::new(red::RedTargets::new(Arc::clone(&red), &worlds));
+        let red = Arc::new(Mutex::new(RedState::new(worlds.len())));
+        let targets = Arc::new(red::RedTargets::new(
+            Arc::clone(&red),
+            &worlds,
+            &self.namespace,
+        ));
         Ok(SimulationSource {
             config: self.clone(),
             tenants: worlds,
             red,
             targets,
+            materializer: Materializer::default(),
             interval_ms: self.metrics_interval.as_millis().max(1000) as i64,
         })
     }
@@ -194,7 +222,8 @@ pub struct SimulationSource {
     config: SimulationConfig,
     tenants: Vec<TenantSimulation>,
     red: Arc<Mutex<RedState>>,
-    targets: Arc<dyn TargetSet>,
+    targets: Arc<red::RedTargets>,
+    materializer: Materializer,
     interval_ms: i64,
 }
 
@@ -209,7 +238,9 @@ impl SimulationSource {
         let (low, high) = world.load.diurnal_range();
         let level = ((world.load.diurnal(t) - low) / (high - low)).clamp(0.0, 1.0);
         let utilisation = 0.3 + 0.5 * level;
-        Conditions { inflation: (1.0 - 0.3) / (1.0 - utilisation.min(0.95)) }
+        Conditions {
+            inflation: (1.0 - 0.3) / (1.0 - utilisation.min(0.95)),
+        }
     }
 
     fn simulate_bucket(&self, tenant: usize, bucket: i64, out: &mut Output) {
@@ -220,25 +251,45 @@ impl SimulationSource {
         let rate = world.load.mean_rate(t) * (1.0 + 0.1 * world.load.value_noise(t));
         let count = requests_in_bucket(rate, bucket);
         let conditions = Self::conditions(world, t);
-        let mut rng = simulation.key.with("requests").with_u64(bucket as u64).rng();
+        let mut rng = simulation
+            .key
+            .with("requests")
+            .with_u64(bucket as u64)
+            .rng();
         for i in 0..count {
             let offset = (i as i64 * BUCKET_NS) / count.max(1) as i64;
             let jitter = rng.below((BUCKET_NS / count.max(1) as i64).max(1) as u64) as i64;
             let entry = world.entries[world.entry_mix.sample(&mut rng)];
-            let trace = request::simulate(world, entry, start + offset + jitter, conditions, &mut rng);
+            let trace =
+                request::simulate(world, entry, start + offset + jitter, conditions, &mut rng);
             for emitted in trace.spans {
-                let resource = &world.services[emitted.service].instances[emitted.instance].resource;
+                let resource =
+                    &world.services[emitted.service].instances[emitted.instance].resource;
                 let index = out.spans.resource_index(resource);
                 let mut span = emitted.span;
                 span.resource = index;
                 out.spans.spans.push(span);
             }
             for served in &trace.served {
-                logs::request_lines(&self.config, world, &simulation.log_streams, served, &mut rng, &mut out.logs);
+                logs::request_lines(
+                    &self.config,
+                    world,
+                    &simulation.log_streams,
+                    served,
+                    &mut rng,
+                    &mut out.logs,
+                );
             }
             out.served.extend(trace.served);
         }
-        logs::background_lines(&self.config, world, &simulation.log_streams, bucket, simulation.key, &mut out.logs);
+        logs::background_lines(
+            &self.config,
+            world,
+            &simulation.log_streams,
+            bucket,
+            simulation.key,
+            &mut out.logs,
+        );
     }
 }
 
@@ -254,7 +305,7 @@ impl Source for SimulationSource {
     }
 
     fn target_set(&self) -> Option<Arc<dyn TargetSet>> {
-        Some(Arc::clone(&self.targets))
+        Some(Arc::clone(&self.targets) as Arc<dyn TargetSet>)
     }
 
     fn generate(&mut self, window: Window, out: &mut Vec<Batch>) {
@@ -283,15 +334,23 @@ impl Source for SimulationSource {
         // Metric samples on the interval grid, as of the simulated time.
         let start_ms = lagged.start_ns.div_euclid(1_000_000);
         let end_ms = lagged.end_ns.div_euclid(1_000_000);
-        let first = start_ms.div_euclid(self.interval_ms) + i64::from(start_ms.rem_euclid(self.interval_ms) != 0);
+        let first = start_ms.div_euclid(self.interval_ms)
+            + i64::from(start_ms.rem_euclid(self.interval_ms) != 0);
         let mut tick = first * self.interval_ms;
         while tick < end_ms {
-            if let Ok(red) = self.red.lock() {
-                for tenant in 0..self.tenants.len() {
-                    let batch = red.snapshot(tenant, &self.tenants[tenant].world, tick + LAG_NS / 1_000_000);
-                    if !batch.samples.is_empty() {
-                        out.push(Batch::Metrics(batch));
-                    }
+            for tenant in 0..self.tenants.len() {
+                let mut pending = PendingBatch::new(Arc::clone(&self.tenants[tenant].world.tenant));
+                let indices: Vec<usize> = self.targets.targets_of(tenant).collect();
+                for index in indices {
+                    self.materializer.sample_target(
+                        self.targets.as_ref(),
+                        index,
+                        tick,
+                        &mut pending,
+                    );
+                }
+                if !pending.batch.samples.is_empty() {
+                    out.push(Batch::Metrics(pending.batch));
                 }
             }
             tick += self.interval_ms;

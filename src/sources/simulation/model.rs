@@ -52,6 +52,10 @@ pub struct CallDef {
     /// Times the call is repeated (N+1 queries, per-item lookups).
     #[serde(default = "one_count")]
     pub count: u32,
+    /// When set, the repetitions are drawn per request from a heavy-tailed (Pareto) law between
+    /// `count` and `max_count`: carts of many items, reports over many rows.
+    #[serde(default)]
+    pub max_count: Option<u32>,
     /// Runs alongside the previous call instead of after it.
     #[serde(default)]
     pub parallel: bool,
@@ -191,12 +195,18 @@ impl ModelDef {
         let mut operations = BTreeMap::new();
         for service in &self.services {
             if service.instances == 0 || service.instances > 1000 {
-                return Err(format!("service {:?}: instances must be 1 to 1000", service.name));
+                return Err(format!(
+                    "service {:?}: instances must be 1 to 1000",
+                    service.name
+                ));
             }
             for operation in &service.operations {
                 let key = (service.name.as_str(), operation.name.as_str());
                 if operations.insert(key, operation).is_some() {
-                    return Err(format!("service {:?}: operation {:?} is defined twice", key.0, key.1));
+                    return Err(format!(
+                        "service {:?}: operation {:?} is defined twice",
+                        key.0, key.1
+                    ));
                 }
                 let numbers_ok = operation.latency_ms.is_finite()
                     && operation.latency_ms >= 0.0
@@ -213,7 +223,12 @@ impl ModelDef {
                 }
             }
         }
-        if !self.services.iter().flat_map(|s| &s.operations).any(|o| o.weight > 0.0) {
+        if !self
+            .services
+            .iter()
+            .flat_map(|s| &s.operations)
+            .any(|o| o.weight > 0.0)
+        {
             return Err("no operation has a weight: give entry operations a weight".to_string());
         }
         for service in &self.services {
@@ -225,7 +240,14 @@ impl ModelDef {
                             service.name, operation.name, call.service, call.operation
                         ));
                     }
-                    if !(0.0..=1.0).contains(&call.probability) || call.count == 0 || call.count > 1000 {
+                    let max_ok = call
+                        .max_count
+                        .is_none_or(|max| max >= call.count && max <= 10_000);
+                    if !(0.0..=1.0).contains(&call.probability)
+                        || call.count == 0
+                        || call.count > 1000
+                        || !max_ok
+                    {
                         return Err(format!(
                             "{}/{}: call probability 0..1 and count 1..1000 required",
                             service.name, operation.name
@@ -236,9 +258,16 @@ impl ModelDef {
         }
         for service in &self.services {
             for operation in &service.operations {
-                let depth = depth_of(&operations, (&service.name, &operation.name), &mut BTreeSet::new())?;
+                let depth = depth_of(
+                    &operations,
+                    (&service.name, &operation.name),
+                    &mut BTreeSet::new(),
+                )?;
                 if depth > MAX_DEPTH {
-                    return Err(format!("{}/{}: call depth {depth} exceeds {MAX_DEPTH}", service.name, operation.name));
+                    return Err(format!(
+                        "{}/{}: call depth {depth} exceeds {MAX_DEPTH}",
+                        service.name, operation.name
+                    ));
                 }
             }
         }
@@ -281,9 +310,26 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
     let leaves = (size * 2 / 5).max(2);
     let middles = size - entries - leaves;
     let words = [
-        "orders", "billing", "search", "profile", "inventory", "pricing", "auth", "reviews",
-        "media", "notify", "ledger", "fraud", "tax", "coupon", "wishlist", "geo", "rating",
-        "session", "audit", "report",
+        "orders",
+        "billing",
+        "search",
+        "profile",
+        "inventory",
+        "pricing",
+        "auth",
+        "reviews",
+        "media",
+        "notify",
+        "ledger",
+        "fraud",
+        "tax",
+        "coupon",
+        "wishlist",
+        "geo",
+        "rating",
+        "session",
+        "audit",
+        "report",
     ];
     let name = |kind: &str, i: usize| format!("{kind}-{}-{i}", words[i % words.len()]);
     let mut services: Vec<ServiceDef> = Vec::with_capacity(size);
@@ -297,11 +343,19 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
     for i in 0..leaves {
         let (kind, system) = leaf_kinds[i % leaf_kinds.len()];
         let operations = match kind {
-            ServiceKind::Cache => vec![leaf_op("GET", Some("GET"), None, 0.3), leaf_op("SET", Some("SET"), None, 0.4)],
+            ServiceKind::Cache => vec![
+                leaf_op("GET", Some("GET"), None, 0.3),
+                leaf_op("SET", Some("SET"), None, 0.4),
+            ],
             ServiceKind::Queue => vec![OperationDef {
                 messaging_operation: Some("publish".into()),
                 destination: Some(words[i % words.len()].into()),
-                ..leaf_op(&format!("publish {}", words[i % words.len()]), None, None, 2.0)
+                ..leaf_op(
+                    &format!("publish {}", words[i % words.len()]),
+                    None,
+                    None,
+                    2.0,
+                )
             }],
             ServiceKind::External => vec![OperationDef {
                 method: Some("POST".into()),
@@ -311,13 +365,30 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
             _ => {
                 let table = words[(i * 7) % words.len()];
                 vec![
-                    leaf_op(&format!("SELECT app.{table}"), Some("SELECT"), Some(table), 1.5),
-                    leaf_op(&format!("INSERT app.{table}"), Some("INSERT"), Some(table), 3.0),
+                    leaf_op(
+                        &format!("SELECT app.{table}"),
+                        Some("SELECT"),
+                        Some(table),
+                        1.5,
+                    ),
+                    leaf_op(
+                        &format!("INSERT app.{table}"),
+                        Some("INSERT"),
+                        Some(table),
+                        3.0,
+                    ),
                 ]
             }
         };
         services.push(ServiceDef {
-            name: name(if kind == ServiceKind::External { "ext" } else { system }, i),
+            name: name(
+                if kind == ServiceKind::External {
+                    "ext"
+                } else {
+                    system
+                },
+                i,
+            ),
             kind,
             language: None,
             system: (!system.is_empty()).then(|| system.to_string()),
@@ -333,31 +404,52 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
         let operation_count = 1 + rng.index(3);
         let mut operations = Vec::new();
         for o in 0..operation_count {
-            let out_degree = if is_entry { 2 + zipf.sample(&mut rng) } else { zipf.sample(&mut rng) };
+            let out_degree = if is_entry {
+                2 + zipf.sample(&mut rng)
+            } else {
+                zipf.sample(&mut rng)
+            };
             let mut calls = Vec::new();
             for c in 0..out_degree.min(services.len()) {
                 // Hot shared leaves: the first leaves (a cache and a database) get half the calls.
-                let callee = if rng.chance(0.5) { rng.index(2.min(leaves)) } else { rng.index(services.len()) };
+                let callee = if rng.chance(0.5) {
+                    rng.index(2.min(leaves))
+                } else {
+                    rng.index(services.len())
+                };
                 let target = &services[callee];
                 let target_op = &target.operations[rng.index(target.operations.len())];
                 calls.push(CallDef {
                     service: target.name.clone(),
                     operation: target_op.name.clone(),
                     probability: if c == 0 { 1.0 } else { 0.5 + 0.5 * rng.f64() },
-                    count: if rng.chance(0.05) { 2 + rng.below(8) as u32 } else { 1 },
+                    count: 1,
+                    max_count: rng.chance(0.05).then(|| 2 + rng.below(30) as u32),
                     parallel: rng.chance(0.3),
-                    timeout_ms: if target.kind == ServiceKind::External { 5000.0 } else { 1000.0 },
+                    timeout_ms: if target.kind == ServiceKind::External {
+                        5000.0
+                    } else {
+                        1000.0
+                    },
                     retries: u32::from(rng.chance(0.2)) * 2,
                 });
             }
-            let route = format!("/api/{}/{}", words[(i + o) % words.len()], ["", "{id}", "search"][o % 3]);
+            let route = format!(
+                "/api/{}/{}",
+                words[(i + o) % words.len()],
+                ["", "{id}", "search"][o % 3]
+            );
             let route = route.trim_end_matches('/').to_string();
             let method = ["GET", "POST", "GET"][o % 3];
             operations.push(OperationDef {
                 name: format!("{method} {route}"),
                 method: Some(method.into()),
                 route: Some(route),
-                weight: if is_entry { 1.0 + rng.below(20) as f64 } else { 0.0 },
+                weight: if is_entry {
+                    1.0 + rng.below(20) as f64
+                } else {
+                    0.0
+                },
                 latency_ms: 1.0 + 15.0 * rng.f64(),
                 sigma: 0.4 + 0.4 * rng.f64(),
                 calls,
@@ -366,14 +458,21 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
         }
         services.push(ServiceDef {
             name: name(if is_entry { "edge" } else { "svc" }, i),
-            kind: if is_entry { ServiceKind::Frontend } else { ServiceKind::Backend },
+            kind: if is_entry {
+                ServiceKind::Frontend
+            } else {
+                ServiceKind::Backend
+            },
             language: Some(languages[i % languages.len()].into()),
             system: None,
             instances: 1 + rng.below(4) as u32,
             operations,
         });
     }
-    ModelDef { name: format!("random-{size}"), services }
+    ModelDef {
+        name: format!("random-{size}"),
+        services,
+    }
 }
 
 fn unreachable_zipf() -> WeightedIndex {
@@ -381,7 +480,12 @@ fn unreachable_zipf() -> WeightedIndex {
     WeightedIndex::new(&[1.0; 10]).unwrap_or_else(|| panic!("uniform weights are valid"))
 }
 
-fn leaf_op(name: &str, db: Option<&str>, collection: Option<&str>, latency_ms: f64) -> OperationDef {
+fn leaf_op(
+    name: &str,
+    db: Option<&str>,
+    collection: Option<&str>,
+    latency_ms: f64,
+) -> OperationDef {
     OperationDef {
         name: name.to_string(),
         method: None,
@@ -410,7 +514,12 @@ mod tests {
     fn webshop_is_valid() {
         let model = ModelDef::parse(WEBSHOP).expect("webshop");
         assert!(model.services.len() >= 10);
-        assert!(model.services.iter().any(|s| s.name == "postgres" && s.kind == ServiceKind::Database));
+        assert!(
+            model
+                .services
+                .iter()
+                .any(|s| s.name == "postgres" && s.kind == ServiceKind::Database)
+        );
     }
 
     #[test]
@@ -429,9 +538,17 @@ mod tests {
             "calls = [{ service = \"redis\", operation = \"HGETALL\" }]",
             "calls = [{ service = \"cart\", operation = \"GetCart\" }]",
         );
-        assert!(ModelDef::parse(&cyclic).expect_err("cycle").contains("cycle"));
+        assert!(
+            ModelDef::parse(&cyclic)
+                .expect_err("cycle")
+                .contains("cycle")
+        );
         let dangling = WEBSHOP.replace("operation = \"ListProducts\" }", "operation = \"Nope\" }");
-        assert!(ModelDef::parse(&dangling).expect_err("dangling").contains("unknown"));
+        assert!(
+            ModelDef::parse(&dangling)
+                .expect_err("dangling")
+                .contains("unknown")
+        );
         assert!(ModelDef::parse("name = \"x\"\nservices = []").is_err());
     }
 }

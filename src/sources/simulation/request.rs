@@ -67,11 +67,23 @@ pub struct Conditions {
 
 /// Exceptions thrown by failing operations, by language-agnostic type.
 const EXCEPTIONS: &[(&str, &str)] = &[
-    ("java.lang.IllegalStateException", "order is not in a payable state"),
+    (
+        "java.lang.IllegalStateException",
+        "order is not in a payable state",
+    ),
     ("java.net.SocketTimeoutException", "Read timed out"),
-    ("org.postgresql.util.PSQLException", "ERROR: deadlock detected"),
-    ("java.lang.NullPointerException", "Cannot invoke \"Cart.items()\" because \"cart\" is null"),
-    ("io.grpc.StatusRuntimeException", "UNAVAILABLE: upstream connect error"),
+    (
+        "org.postgresql.util.PSQLException",
+        "ERROR: deadlock detected",
+    ),
+    (
+        "java.lang.NullPointerException",
+        "Cannot invoke \"Cart.items()\" because \"cart\" is null",
+    ),
+    (
+        "io.grpc.StatusRuntimeException",
+        "UNAVAILABLE: upstream connect error",
+    ),
 ];
 
 struct Outcome {
@@ -91,8 +103,16 @@ pub fn simulate(
     let mut trace_id = [0u8; 16];
     rng.fill_bytes(&mut trace_id);
     trace_id[0] |= 1;
-    let mut simulation = Simulation { world, rng, trace_id, conditions, trace: Trace::default() };
-    let instance = simulation.rng.index(world.services[entry.0].instances.len());
+    let mut simulation = Simulation {
+        world,
+        rng,
+        trace_id,
+        conditions,
+        trace: Trace::default(),
+    };
+    let instance = simulation
+        .rng
+        .index(world.services[entry.0].instances.len());
     let deadline = start_ns + 10_000_000_000;
     simulation.serve(entry.0, entry.1, instance, start_ns, None, deadline);
     simulation.trace
@@ -153,13 +173,22 @@ impl Simulation<'_> {
             if !self.rng.chance(call.probability) {
                 continue;
             }
-            for _ in 0..call.count {
-                let call_start = if call.parallel { previous_start } else { cursor };
+            let repetitions = match call.max_count {
+                Some(max) => (self.rng.pareto(f64::from(call.count), 1.1) as u32).min(max),
+                None => call.count,
+            };
+            for _ in 0..repetitions {
+                let call_start = if call.parallel {
+                    previous_start
+                } else {
+                    cursor
+                };
                 if call_start >= deadline {
                     break;
                 }
                 previous_start = call_start;
-                let result = self.call(service_index, instance, span_id, call, call_start, deadline);
+                let result =
+                    self.call(service_index, instance, span_id, call, call_start, deadline);
                 cursor = cursor.max(result.end_ns);
                 if let Some(error) = result.error {
                     child_error = Some(error);
@@ -189,7 +218,15 @@ impl Simulation<'_> {
             None => 200,
         };
 
-        let mut span = self.server_span(service, operation_index, span_id, parent, start, end, status);
+        let mut span = self.server_span(
+            service,
+            operation_index,
+            span_id,
+            parent,
+            start,
+            end,
+            status,
+        );
         if own_failure && error == Some("exception") {
             let (kind, message) = EXCEPTIONS[self.rng.index(EXCEPTIONS.len())];
             span.events.push(SpanEvent {
@@ -200,7 +237,10 @@ impl Simulation<'_> {
                     KeyValue::new("exception.message", message),
                     KeyValue::new(
                         "exception.stacktrace",
-                        format!("{kind}: {message}\n\tat {}.handle(Handler.java:88)", service.name),
+                        format!(
+                            "{kind}: {message}\n\tat {}.handle(Handler.java:88)",
+                            service.name
+                        ),
                     ),
                 ],
             });
@@ -224,10 +264,17 @@ impl Simulation<'_> {
                 upstream_timeout,
             });
         }
-        Outcome { end_ns: end, error, status }
+        Outcome {
+            end_ns: end,
+            error,
+            status,
+        }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the span is built from the whole request state")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the span is built from the whole request state"
+    )]
     fn server_span(
         &self,
         service: &Service,
@@ -245,7 +292,10 @@ impl Simulation<'_> {
             attributes.push(KeyValue::new("http.route", route.clone()));
             attributes.push(KeyValue::new("url.path", fill_route(route, span_id)));
             attributes.push(KeyValue::new("url.scheme", "http"));
-            attributes.push(KeyValue::new("http.response.status_code", i64::from(status)));
+            attributes.push(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
             attributes.push(KeyValue::new("server.address", service.address.clone()));
             attributes.push(KeyValue::new("server.port", service.port));
             attributes.push(KeyValue::new("network.protocol.version", "1.1"));
@@ -263,7 +313,11 @@ impl Simulation<'_> {
             start_ns: start,
             end_ns: end.max(start),
             // Server spans: 5xx is an error, 4xx is left unset (HTTP semantic conventions).
-            status: if status >= 500 { StatusCode::Error } else { StatusCode::Unset },
+            status: if status >= 500 {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
             status_message: None,
             attributes,
             events: Vec::new(),
@@ -284,7 +338,11 @@ impl Simulation<'_> {
         let world = self.world;
         let callee = &world.services[call.service];
         let mut attempt_start = start;
-        let mut last = Outcome { end_ns: start, error: None, status: 0 };
+        let mut last = Outcome {
+            end_ns: start,
+            error: None,
+            status: 0,
+        };
         for attempt in 0..=call.retries {
             if attempt_start >= deadline {
                 break;
@@ -292,7 +350,11 @@ impl Simulation<'_> {
             let limit = (attempt_start + call.timeout_ns).min(deadline);
             let client_id = self.span_id();
             let position = self.trace.spans.len();
-            self.trace.spans.push(EmittedSpan { service: caller, instance: caller_instance, span: placeholder_span() });
+            self.trace.spans.push(EmittedSpan {
+                service: caller,
+                instance: caller_instance,
+                span: placeholder_span(),
+            });
             let network = 100_000 + self.rng.below(400_000) as i64;
             let outcome = if callee.kind.is_instrumented() {
                 let instance = self.rng.index(callee.instances.len());
@@ -310,20 +372,44 @@ impl Simulation<'_> {
                 } else {
                     inner.error.map(|_| "upstream")
                 };
-                Outcome { end_ns: end, error, status: inner.status }
+                Outcome {
+                    end_ns: end,
+                    error,
+                    status: inner.status,
+                }
             } else {
                 let operation = &callee.operations[call.operation];
                 let duration = self.self_time(operation.mu, operation.sigma);
                 let natural = attempt_start + network + duration;
                 if natural > limit {
-                    Outcome { end_ns: limit, error: Some("timeout"), status: 504 }
+                    Outcome {
+                        end_ns: limit,
+                        error: Some("timeout"),
+                        status: 504,
+                    }
                 } else if self.rng.chance(operation.error_rate) {
-                    Outcome { end_ns: natural, error: Some("error"), status: 500 }
+                    Outcome {
+                        end_ns: natural,
+                        error: Some("error"),
+                        status: 500,
+                    }
                 } else {
-                    Outcome { end_ns: natural, error: None, status: 200 }
+                    Outcome {
+                        end_ns: natural,
+                        error: None,
+                        status: 200,
+                    }
                 }
             };
-            let span = self.client_span(callee, call, client_id, parent, attempt_start, &outcome, attempt);
+            let span = self.client_span(
+                callee,
+                call,
+                client_id,
+                parent,
+                attempt_start,
+                &outcome,
+                attempt,
+            );
             self.trace.spans[position].span = span;
             let failed = outcome.error.is_some();
             last = outcome;
@@ -357,18 +443,34 @@ impl Simulation<'_> {
                 attributes.push(KeyValue::new("server.port", callee.port));
                 attributes.push(KeyValue::new(
                     "url.full",
-                    format!("http://{}:{}{}", callee.address, callee.port, fill_route(route, span_id)),
+                    format!(
+                        "http://{}:{}{}",
+                        callee.address,
+                        callee.port,
+                        fill_route(route, span_id)
+                    ),
                 ));
                 if outcome.status > 0 && outcome.error != Some("timeout") {
-                    attributes.push(KeyValue::new("http.response.status_code", i64::from(outcome.status)));
+                    attributes.push(KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(outcome.status),
+                    ));
                 }
                 if attempt > 0 {
-                    attributes.push(KeyValue::new("http.request.resend_count", i64::from(attempt)));
+                    attributes.push(KeyValue::new(
+                        "http.request.resend_count",
+                        i64::from(attempt),
+                    ));
                 }
                 attributes.push(KeyValue::new("peer.service", callee.name.clone()));
                 SpanKind::Client
             }
-            Protocol::Db { system, operation: db_operation, collection, query } => {
+            Protocol::Db {
+                system,
+                operation: db_operation,
+                collection,
+                query,
+            } => {
                 attributes.push(KeyValue::new("db.system.name", system.clone()));
                 attributes.push(KeyValue::new("db.system", system.clone()));
                 attributes.push(KeyValue::new("db.operation.name", db_operation.clone()));
@@ -386,10 +488,17 @@ impl Simulation<'_> {
                 attributes.push(KeyValue::new("peer.service", callee.name.clone()));
                 SpanKind::Client
             }
-            Protocol::Messaging { system, operation: messaging, destination } => {
+            Protocol::Messaging {
+                system,
+                operation: messaging,
+                destination,
+            } => {
                 attributes.push(KeyValue::new("messaging.system", system.clone()));
                 attributes.push(KeyValue::new("messaging.operation.type", messaging.clone()));
-                attributes.push(KeyValue::new("messaging.destination.name", destination.clone()));
+                attributes.push(KeyValue::new(
+                    "messaging.destination.name",
+                    destination.clone(),
+                ));
                 attributes.push(KeyValue::new("server.address", callee.address.clone()));
                 attributes.push(KeyValue::new("peer.service", callee.name.clone()));
                 SpanKind::Producer
@@ -407,7 +516,11 @@ impl Simulation<'_> {
             kind,
             start_ns: start,
             end_ns: outcome.end_ns.max(start),
-            status: if outcome.error.is_some() { StatusCode::Error } else { StatusCode::Unset },
+            status: if outcome.error.is_some() {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
             status_message: outcome.error.map(|error| match error {
                 "timeout" => format!("deadline of {} ms exceeded", call.timeout_ns / 1_000_000),
                 other => format!("call to {} failed: {other}", callee.name),

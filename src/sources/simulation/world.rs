@@ -50,8 +50,10 @@ pub struct Call {
     pub operation: usize,
     /// Probability that the call happens.
     pub probability: f64,
-    /// Repetitions.
+    /// Repetitions (the least, when `max_count` is set).
     pub count: u32,
+    /// Largest number of repetitions of a heavy-tailed draw.
+    pub max_count: Option<u32>,
     /// Runs alongside the previous call.
     pub parallel: bool,
     /// Client deadline, nanoseconds.
@@ -133,7 +135,10 @@ impl World {
         let mut rng = key.with("world").rng();
         let find = |service: &str, operation: &str| -> Option<(usize, usize)> {
             let s = model.services.iter().position(|x| x.name == service)?;
-            let o = model.services[s].operations.iter().position(|x| x.name == operation)?;
+            let o = model.services[s]
+                .operations
+                .iter()
+                .position(|x| x.name == operation)?;
             Some((s, o))
         };
         let mut services = Vec::with_capacity(model.services.len());
@@ -144,11 +149,16 @@ impl World {
             let template: String = (0..9).map(|_| hex_digit(rng.below(16))).collect();
             let instances = (0..def.instances)
                 .map(|i| {
-                    let suffix: String = (0..5).map(|_| (b'a' + rng.below(26) as u8) as char).collect();
+                    let suffix: String = (0..5)
+                        .map(|_| (b'a' + rng.below(26) as u8) as char)
+                        .collect();
                     let id = format!("{}-{template}-{suffix}", def.name);
                     let node = format!("ip-10-0-{}-{}", 16 + rng.below(4), 10 + rng.below(200));
                     let resource = resource(def, &version, &id, &node, namespace, environment, i);
-                    Instance { id, resource: Arc::new(resource) }
+                    Instance {
+                        id,
+                        resource: Arc::new(resource),
+                    }
                 })
                 .collect();
             let mut operations = Vec::with_capacity(def.operations.len());
@@ -168,6 +178,7 @@ impl World {
                             operation,
                             probability: call.probability,
                             count: call.count,
+                            max_count: call.max_count,
                             parallel: call.parallel,
                             timeout_ns: (call.timeout_ms * 1e6) as i64,
                             retries: call.retries,
@@ -211,7 +222,13 @@ impl World {
             },
             key.with("load"),
         );
-        Ok(World { tenant: Arc::clone(tenant), services, entries, entry_mix, load })
+        Ok(World {
+            tenant: Arc::clone(tenant),
+            services,
+            entries,
+            entry_mix,
+            load,
+        })
     }
 }
 
@@ -220,7 +237,10 @@ fn hex_digit(value: u64) -> char {
 }
 
 fn protocol_of(service: &super::model::ServiceDef, op: &super::model::OperationDef) -> Protocol {
-    let system = service.system.clone().unwrap_or_else(|| service.name.clone());
+    let system = service
+        .system
+        .clone()
+        .unwrap_or_else(|| service.name.clone());
     if let Some(operation) = &op.messaging_operation {
         return Protocol::Messaging {
             system,
