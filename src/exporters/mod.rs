@@ -7,6 +7,7 @@
 pub mod file;
 pub mod http;
 pub mod loki;
+pub mod otlp;
 pub mod retry;
 
 use std::future::Future;
@@ -93,11 +94,13 @@ pub enum ExporterConfig {
     Stdout(file::StdoutConfig),
     /// `type = "loki"`: Loki's push API.
     Loki(Box<loki::LokiConfig>),
+    /// `type = "otlp"`: OTLP over HTTP or gRPC, for traces, metrics and logs.
+    Otlp(Box<otlp::OtlpConfig>),
 }
 
 impl ExporterConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki"];
+    pub const TYPES: &'static [&'static str] = &["file", "stdout", "loki", "otlp"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -108,6 +111,7 @@ impl ExporterConfig {
             "file" => file::FileConfig::deserialize(deserializer).map(Self::File),
             "stdout" => file::StdoutConfig::deserialize(deserializer).map(Self::Stdout),
             "loki" => loki::LokiConfig::deserialize(deserializer).map(|c| Self::Loki(Box::new(c))),
+            "otlp" => otlp::OtlpConfig::deserialize(deserializer).map(|c| Self::Otlp(Box::new(c))),
             _ => return None,
         })
     }
@@ -118,6 +122,7 @@ impl ExporterConfig {
             ExporterConfig::File(_) => "file",
             ExporterConfig::Stdout(_) => "stdout",
             ExporterConfig::Loki(_) => "loki",
+            ExporterConfig::Otlp(_) => "otlp",
         }
     }
 
@@ -126,6 +131,7 @@ impl ExporterConfig {
         match self {
             ExporterConfig::File(_) | ExporterConfig::Stdout(_) => &Signal::ALL,
             ExporterConfig::Loki(_) => &[Signal::Logs],
+            ExporterConfig::Otlp(_) => &Signal::ALL,
         }
     }
 
@@ -135,6 +141,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.queue_capacity,
             ExporterConfig::Stdout(config) => config.queue_capacity,
             ExporterConfig::Loki(config) => config.queue_capacity,
+            ExporterConfig::Otlp(config) => config.queue_capacity,
         }
     }
 
@@ -144,6 +151,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => config.validate(),
             ExporterConfig::Stdout(_) => Vec::new(),
             ExporterConfig::Loki(config) => config.validate(),
+            ExporterConfig::Otlp(config) => config.validate(),
         }
     }
 
@@ -159,6 +167,7 @@ impl ExporterConfig {
             ExporterConfig::File(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Stdout(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::Otlp(config) => Ok(Box::new(config.build()?)),
         }
     }
 }
