@@ -1209,21 +1209,36 @@ pub fn partial_success(signal: Signal, body: &[u8], json: bool) -> (u64, String)
     if body.is_empty() {
         return (0, String::new());
     }
-    macro_rules! decode {
-        ($response:ty, $partial:ident) => {{
-            let response: Option<$response> = if json {
-                serde_json::from_slice(body).ok()
-            } else {
-                <$response>::decode(body).ok()
-            };
-            response.map_or((0, String::new()), $partial)
-        }};
+    if json {
+        return json_partial_success(signal, body);
     }
     match signal {
-        Signal::Traces => decode!(ExportTraceServiceResponse, partial_of_traces),
-        Signal::Metrics => decode!(ExportMetricsServiceResponse, partial_of_metrics),
-        Signal::Logs => decode!(ExportLogsServiceResponse, partial_of_logs),
+        Signal::Traces => ExportTraceServiceResponse::decode(body)
+            .map_or((0, String::new()), partial_of_traces),
+        Signal::Metrics => ExportMetricsServiceResponse::decode(body)
+            .map_or((0, String::new()), partial_of_metrics),
+        Signal::Logs => ExportLogsServiceResponse::decode(body)
+            .map_or((0, String::new()), partial_of_logs),
     }
+}
+
+/// OTLP/JSON writes the rejected count as a decimal string; some receivers write a number.
+fn json_partial_success(signal: Signal, body: &[u8]) -> (u64, String) {
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (0, String::new());
+    };
+    let partial = &document["partialSuccess"];
+    let key = match signal {
+        Signal::Traces => "rejectedSpans",
+        Signal::Metrics => "rejectedDataPoints",
+        Signal::Logs => "rejectedLogRecords",
+    };
+    let rejected = match &partial[key] {
+        serde_json::Value::String(text) => text.parse().unwrap_or(0),
+        value => value.as_u64().unwrap_or(0),
+    };
+    let message = partial["errorMessage"].as_str().unwrap_or_default();
+    (rejected, message.to_string())
 }
 
 /// `google.rpc.Status`, `google.protobuf.Any`, `google.rpc.RetryInfo` and
