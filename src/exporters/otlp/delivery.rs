@@ -290,6 +290,19 @@ fn grpc_metadata(
     Ok((metadata, tenant_key))
 }
 
+/// A gRPC request carrying the configured metadata and the tenant.
+fn grpc_request<T>(
+    message: T,
+    metadata: &MetadataMap,
+    tenant_key: &MetadataKey<tonic::metadata::Ascii>,
+    tenant: MetadataValue<tonic::metadata::Ascii>,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    *request.metadata_mut() = metadata.clone();
+    request.metadata_mut().insert(tenant_key.clone(), tenant);
+    request
+}
+
 fn grpc_clients(settings: &Settings) -> Result<GrpcClients, String> {
     let (metadata, tenant_key) = grpc_metadata(settings)?;
     let channel = |signal: Signal| -> Result<Option<Channel>, String> {
@@ -1064,31 +1077,26 @@ impl Sender {
             tracing::error!(%tenant, "Tenant id is not a valid metadata value; records rejected.");
             return Attempt::Done(Verdict::Rejected(RejectClass::Other), 0);
         };
-        fn request<T>(message: T, clients: &GrpcClients, tenant: MetadataValue<tonic::metadata::Ascii>) -> tonic::Request<T> {
-            let mut request = tonic::Request::new(message);
-            *request.metadata_mut() = clients.metadata.clone();
-            request.metadata_mut().insert(clients.tenant_key.clone(), tenant);
-            request
-        }
+        let (metadata, key) = (&clients.metadata, &clients.tenant_key);
         let missing = || tonic::Status::unimplemented("no endpoint for this signal");
         let (signal, result) = match message {
             GrpcMessage::Traces(m) => (Signal::Traces, match clients.traces.clone() {
                 Some(mut client) => client
-                    .export(request(m.clone(), clients, tenant_value))
+                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
                     .await
                     .map(|r| partial_of_traces(r.into_inner())),
                 None => Err(missing()),
             }),
             GrpcMessage::Metrics(m) => (Signal::Metrics, match clients.metrics.clone() {
                 Some(mut client) => client
-                    .export(request(m.clone(), clients, tenant_value))
+                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
                     .await
                     .map(|r| partial_of_metrics(r.into_inner())),
                 None => Err(missing()),
             }),
             GrpcMessage::Logs(m) => (Signal::Logs, match clients.logs.clone() {
                 Some(mut client) => client
-                    .export(request(m.clone(), clients, tenant_value))
+                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
                     .await
                     .map(|r| partial_of_logs(r.into_inner())),
                 None => Err(missing()),

@@ -225,3 +225,43 @@ fn oversized_batches_are_split_below_the_limit_and_single_records_dropped() {
     assert!(parts.is_empty());
     assert_eq!(delivery.snapshot().dropped.get("too_large"), Some(&1));
 }
+
+#[test]
+fn grpc_requests_carry_the_tenant_and_extra_headers_as_metadata() {
+    let config: super::super::OtlpConfig = toml::from_str(
+        r#"
+        endpoint = "http://127.0.0.1:4317"
+        protocol = "grpc"
+        http = { headers = { "X-Team" = "blue" }, auth = { bearer_token = "t0k" } }
+        "#,
+    )
+    .expect("toml");
+    let settings = Settings {
+        urls: [None, None, None],
+        protocol: Protocol::Grpc,
+        compression: Compression::Gzip,
+        tenant_header: HeaderName::from_static("x-scope-orgid"),
+        concurrency: 1,
+        max_records: 1,
+        max_age: Duration::from_secs(1),
+        max_request_bytes: 1 << 20,
+        retry: RetryConfig::default(),
+        timeout: Duration::from_secs(1),
+        http: config.http.build("http", &[]).expect("http"),
+    };
+    let (metadata, key) = grpc_metadata(&settings).expect("metadata");
+    let request = grpc_request((), &metadata, &key, MetadataValue::from_static("acme"));
+    let metadata = request.metadata();
+    assert_eq!(
+        metadata.get("x-scope-orgid").and_then(|v| v.to_str().ok()),
+        Some("acme")
+    );
+    assert_eq!(
+        metadata.get("x-team").and_then(|v| v.to_str().ok()),
+        Some("blue")
+    );
+    assert_eq!(
+        metadata.get("authorization").and_then(|v| v.to_str().ok()),
+        Some("Bearer t0k")
+    );
+}
