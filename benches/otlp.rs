@@ -15,9 +15,7 @@ use prost::Message as _;
 use synthtel::exporters::otlp::convert::trace_request;
 use synthtel::exporters::otlp::encode::SpanEncoder;
 use synthtel::model::SpanBatch;
-use synthtel::model::traces::{
-    KeyValue, Resource, Span, SpanEvent, SpanKind, StatusCode,
-};
+use synthtel::model::traces::{KeyValue, Resource, Span, SpanEvent, SpanKind, StatusCode};
 use synthtel::random::Rng;
 
 const SPANS: usize = 10_000;
@@ -40,7 +38,12 @@ fn realistic_batch() -> SpanBatch {
             batch.resource_index(&resource)
         })
         .collect();
-    let routes = ["/api/cart/{id}", "/api/checkout", "/api/search", "/api/items/{id}"];
+    let routes = [
+        "/api/cart/{id}",
+        "/api/checkout",
+        "/api/search",
+        "/api/items/{id}",
+    ];
     let mut start = 1_700_000_000_000_000_000i64;
     for i in 0..SPANS {
         start += rng.below(100_000) as i64;
@@ -54,13 +57,19 @@ fn realistic_batch() -> SpanBatch {
             KeyValue::new("http.request.method", "GET"),
             KeyValue::new("http.route", route),
             KeyValue::new("url.scheme", "http"),
-            KeyValue::new("http.response.status_code", if error { 500i64 } else { 200 }),
+            KeyValue::new(
+                "http.response.status_code",
+                if error { 500i64 } else { 200 },
+            ),
             KeyValue::new("server.address", "cart.shop.svc"),
             KeyValue::new("server.port", 8080i64),
             KeyValue::new("network.protocol.version", "1.1"),
         ];
         if server {
-            attributes.push(KeyValue::new("url.path", format!("/api/cart/{}", rng.below(1000))));
+            attributes.push(KeyValue::new(
+                "url.path",
+                format!("/api/cart/{}", rng.below(1000)),
+            ));
             attributes.push(KeyValue::new("client.address", "10.0.3.17"));
         }
         let events = if error {
@@ -81,10 +90,18 @@ fn realistic_batch() -> SpanBatch {
             span_id: (rng.next_u64() | 1).to_be_bytes(),
             parent_span_id: (i % 8 != 0).then(|| (rng.next_u64() | 1).to_be_bytes()),
             name: format!("GET {route}").into(),
-            kind: if server { SpanKind::Server } else { SpanKind::Client },
+            kind: if server {
+                SpanKind::Server
+            } else {
+                SpanKind::Client
+            },
             start_ns: start,
             end_ns: start + rng.below(300_000_000) as i64,
-            status: if error { StatusCode::Error } else { StatusCode::Unset },
+            status: if error {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
             status_message: None,
             attributes,
             events,
@@ -96,8 +113,10 @@ fn realistic_batch() -> SpanBatch {
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
     encoder.write_all(body).expect("gzip");
     encoder.finish().expect("gzip")
 }

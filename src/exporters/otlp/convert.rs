@@ -10,7 +10,6 @@
 //! cumulative with a start time fixed per series and kept in [`StartTimes`] between requests
 //! (WIRE.md §4.3): a moving start time reads as a counter reset at every point downstream.
 
-use std::collections::HashMap;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -20,9 +19,10 @@ use opentelemetry_proto::tonic::metrics::v1 as otlp_metrics;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status, span};
 use otlp_metrics::{
-    AggregationTemporality, Exemplar as OtlpExemplar, HistogramDataPoint, Metric,
-    NumberDataPoint, ResourceMetrics, ScopeMetrics, SummaryDataPoint, metric,
+    AggregationTemporality, Exemplar as OtlpExemplar, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, SummaryDataPoint, metric,
 };
+use std::collections::HashMap;
 
 use crate::model::metrics::{Exemplar, Family, MetricKind, Series, is_stale_marker};
 use crate::model::traces::{self, AttributeValue};
@@ -120,7 +120,10 @@ fn otlp_span(item: &traces::Span) -> opentelemetry_proto::tonic::trace::v1::Span
     opentelemetry_proto::tonic::trace::v1::Span {
         trace_id: item.trace_id.to_vec(),
         span_id: item.span_id.to_vec(),
-        parent_span_id: item.parent_span_id.map(|id| id.to_vec()).unwrap_or_default(),
+        parent_span_id: item
+            .parent_span_id
+            .map(|id| id.to_vec())
+            .unwrap_or_default(),
         flags: span_flags(item.flags),
         name: item.name.to_string(),
         kind: item.kind as i32,
@@ -322,7 +325,10 @@ struct ResourceBuilder<'a> {
 /// `ExportMetricsServiceRequest` of `batch`: series grouped by `job` and `instance` into
 /// resources, families into metrics, histogram and summary series regrouped into points.
 /// `starts` keeps the start time of each cumulative series across requests of the tenant.
-pub fn metrics_request(batch: &MetricBatch, starts: &mut StartTimes) -> ExportMetricsServiceRequest {
+pub fn metrics_request(
+    batch: &MetricBatch,
+    starts: &mut StartTimes,
+) -> ExportMetricsServiceRequest {
     let mut resources: Vec<(Vec<KeyValue>, ResourceBuilder)> = Vec::new();
     let mut resource_index: HashMap<(Option<&str>, Option<&str>), usize> = HashMap::new();
     let mut assemblies: HashMap<PointKey, (usize, usize, Assembly)> = HashMap::new();

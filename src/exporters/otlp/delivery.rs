@@ -35,8 +35,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message as _;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::Url;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
@@ -284,9 +284,14 @@ fn grpc_metadata(
             .map_err(|error| format!("http.headers.{name}: {error}"))?;
         metadata.insert(key, value);
     }
-    let tenant_key =
-        MetadataKey::from_bytes(settings.tenant_header.as_str().to_ascii_lowercase().as_bytes())
-            .map_err(|error| format!("tenant_header: {error}"))?;
+    let tenant_key = MetadataKey::from_bytes(
+        settings
+            .tenant_header
+            .as_str()
+            .to_ascii_lowercase()
+            .as_bytes(),
+    )
+    .map_err(|error| format!("tenant_header: {error}"))?;
     Ok((metadata, tenant_key))
 }
 
@@ -400,7 +405,8 @@ impl Runner {
             })
             .collect();
         tracing::info!(
-            ?endpoints, protocol = self.sender.protocol.as_str(),
+            ?endpoints,
+            protocol = self.sender.protocol.as_str(),
             "OTLP exporter started."
         );
         let mut stopped = self.receive_until_closed().await;
@@ -685,7 +691,10 @@ impl Sealer {
             delivery.add_dropped(DropReason::TooLarge, records);
             if let Some(suppressed) = self.too_large_log.allow() {
                 tracing::error!(
-                    records, bytes = raw_bytes, limit = self.max_request_bytes, suppressed,
+                    records,
+                    bytes = raw_bytes,
+                    limit = self.max_request_bytes,
+                    suppressed,
                     "OTLP request cannot be split below max_request_bytes; records dropped."
                 );
             }
@@ -1080,27 +1089,36 @@ impl Sender {
         let (metadata, key) = (&clients.metadata, &clients.tenant_key);
         let missing = || tonic::Status::unimplemented("no endpoint for this signal");
         let (signal, result) = match message {
-            GrpcMessage::Traces(m) => (Signal::Traces, match clients.traces.clone() {
-                Some(mut client) => client
-                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
-                    .await
-                    .map(|r| partial_of_traces(r.into_inner())),
-                None => Err(missing()),
-            }),
-            GrpcMessage::Metrics(m) => (Signal::Metrics, match clients.metrics.clone() {
-                Some(mut client) => client
-                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
-                    .await
-                    .map(|r| partial_of_metrics(r.into_inner())),
-                None => Err(missing()),
-            }),
-            GrpcMessage::Logs(m) => (Signal::Logs, match clients.logs.clone() {
-                Some(mut client) => client
-                    .export(grpc_request(m.clone(), metadata, key, tenant_value))
-                    .await
-                    .map(|r| partial_of_logs(r.into_inner())),
-                None => Err(missing()),
-            }),
+            GrpcMessage::Traces(m) => (
+                Signal::Traces,
+                match clients.traces.clone() {
+                    Some(mut client) => client
+                        .export(grpc_request(m.clone(), metadata, key, tenant_value))
+                        .await
+                        .map(|r| partial_of_traces(r.into_inner())),
+                    None => Err(missing()),
+                },
+            ),
+            GrpcMessage::Metrics(m) => (
+                Signal::Metrics,
+                match clients.metrics.clone() {
+                    Some(mut client) => client
+                        .export(grpc_request(m.clone(), metadata, key, tenant_value))
+                        .await
+                        .map(|r| partial_of_metrics(r.into_inner())),
+                    None => Err(missing()),
+                },
+            ),
+            GrpcMessage::Logs(m) => (
+                Signal::Logs,
+                match clients.logs.clone() {
+                    Some(mut client) => client
+                        .export(grpc_request(m.clone(), metadata, key, tenant_value))
+                        .await
+                        .map(|r| partial_of_logs(r.into_inner())),
+                    None => Err(missing()),
+                },
+            ),
         };
         match result {
             Ok((rejected, message)) => {
@@ -1221,12 +1239,14 @@ pub fn partial_success(signal: Signal, body: &[u8], json: bool) -> (u64, String)
         return json_partial_success(signal, body);
     }
     match signal {
-        Signal::Traces => ExportTraceServiceResponse::decode(body)
-            .map_or((0, String::new()), partial_of_traces),
+        Signal::Traces => {
+            ExportTraceServiceResponse::decode(body).map_or((0, String::new()), partial_of_traces)
+        }
         Signal::Metrics => ExportMetricsServiceResponse::decode(body)
             .map_or((0, String::new()), partial_of_metrics),
-        Signal::Logs => ExportLogsServiceResponse::decode(body)
-            .map_or((0, String::new()), partial_of_logs),
+        Signal::Logs => {
+            ExportLogsServiceResponse::decode(body).map_or((0, String::new()), partial_of_logs)
+        }
     }
 }
 

@@ -13,8 +13,8 @@
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 use super::convert::{SCHEMA_URL, SCOPE_NAME, span_flags};
-use crate::model::traces::{AttributeValue, KeyValue, Span, SpanEvent, SpanLink, StatusCode};
 use crate::model::SpanBatch;
+use crate::model::traces::{AttributeValue, KeyValue, Span, SpanEvent, SpanLink, StatusCode};
 
 /// Reusable scratch space for encoding span batches.
 #[derive(Debug, Default)]

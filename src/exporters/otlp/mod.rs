@@ -274,9 +274,8 @@ impl OtlpConfig {
         let mut urls = [None, None, None];
         for signal in Signal::ALL {
             if let Some(url) = self.signal_url(signal) {
-                urls[signal_slot(signal)] = Some(url.map_err(|(key, message)| {
-                    format!("{key}: {message}")
-                })?);
+                urls[signal_slot(signal)] =
+                    Some(url.map_err(|(key, message)| format!("{key}: {message}"))?);
             }
         }
         delivery::OtlpExporter::new(delivery::Settings {
@@ -447,6 +446,8 @@ mod tests {
     #[test]
     fn refuses_unknown_keys_and_protocols() {
         assert!(toml::from_str::<OtlpConfig>("endpoint = \"http://c\"\nheaders = 1").is_err());
-        assert!(toml::from_str::<OtlpConfig>("endpoint = \"http://c\"\nprotocol = \"http\"").is_err());
+        assert!(
+            toml::from_str::<OtlpConfig>("endpoint = \"http://c\"\nprotocol = \"http\"").is_err()
+        );
     }
 }

@@ -186,7 +186,12 @@ fn log_batch() -> LogBatch {
         let start = batch.metadata.len() as u32;
         batch.push_metadata("user_id", format!("u-{i}").as_bytes());
         let stream = if i % 2 == 0 { cart } else { shop };
-        batch.push_line(stream, 1_700_000_000_000_000_000 + i as i64, severity, b"hello");
+        batch.push_line(
+            stream,
+            1_700_000_000_000_000_000 + i as i64,
+            severity,
+            b"hello",
+        );
         let entry = batch.entries.last_mut().expect("entry");
         entry.metadata = start..start + 1;
         if i == 2 {
@@ -202,8 +207,15 @@ fn logs_take_their_resource_from_stream_labels() {
     let request = logs_request(&log_batch());
 
     assert_eq!(request.resource_logs.len(), 2);
-    let resource = request.resource_logs[0].resource.as_ref().expect("resource");
-    let keys: Vec<&str> = resource.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    let resource = request.resource_logs[0]
+        .resource
+        .as_ref()
+        .expect("resource");
+    let keys: Vec<&str> = resource
+        .attributes
+        .iter()
+        .map(|kv| kv.key.as_str())
+        .collect();
     assert_eq!(keys, ["env", "service.name"]);
     assert_eq!(string_of(&resource.attributes[1].value), "cart");
     let records: Vec<_> = request
@@ -220,7 +232,10 @@ fn logs_take_their_resource_from_stream_labels() {
         assert_eq!(record.observed_time_unix_nano, record.time_unix_nano);
         assert!(!record.severity_text.is_empty());
     }
-    let traced = records.iter().find(|r| !r.trace_id.is_empty()).expect("traced");
+    let traced = records
+        .iter()
+        .find(|r| !r.trace_id.is_empty())
+        .expect("traced");
     assert_eq!((traced.trace_id.len(), traced.span_id.len()), (16, 8));
     assert_eq!(traced.severity_text, "INFO");
 }
@@ -314,7 +329,10 @@ fn classic_histograms_are_regrouped_into_otlp_points() {
     let mut starts = StartTimes::new();
     let request = metrics_request(&metric_batch(), &mut starts);
 
-    let resource = request.resource_metrics[0].resource.as_ref().expect("resource");
+    let resource = request.resource_metrics[0]
+        .resource
+        .as_ref()
+        .expect("resource");
     assert_eq!(string_of(&resource.attributes[0].value), "cart");
     assert_eq!(resource.attributes[1].key, "service.instance.id");
     let metrics = metrics_of(&request);
@@ -329,7 +347,11 @@ fn classic_histograms_are_regrouped_into_otlp_points() {
     assert_eq!(data.data_points.len(), 2, "one point per timestamp");
     let point = &data.data_points[0];
     assert_eq!(point.explicit_bounds, [0.1, 0.5]);
-    assert_eq!(point.bucket_counts, [5, 3, 2], "differences of the cumulative le buckets");
+    assert_eq!(
+        point.bucket_counts,
+        [5, 3, 2],
+        "differences of the cumulative le buckets"
+    );
     assert_eq!(point.count, 10);
     assert_eq!(point.sum, Some(2.5));
     assert_eq!(point.time_unix_nano, 1_000_000_000);
@@ -371,12 +393,19 @@ fn start_times_stay_fixed_per_series_and_move_only_on_reset() {
                     .iter()
                     .map(|p| p.start_time_unix_nano)
                     .collect::<Vec<_>>(),
-                Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.start_time_unix_nano).collect(),
+                Some(Data::Sum(s)) => s
+                    .data_points
+                    .iter()
+                    .map(|p| p.start_time_unix_nano)
+                    .collect(),
                 _ => Vec::new(),
             })
             .collect()
     };
-    let all: Vec<u64> = starts_of(&first).into_iter().chain(starts_of(&second)).collect();
+    let all: Vec<u64> = starts_of(&first)
+        .into_iter()
+        .chain(starts_of(&second))
+        .collect();
     assert!(all.iter().all(|start| *start == 1_000_000_000), "{all:?}");
     assert_eq!(starts.len(), 2, "one histogram and one counter series");
 
@@ -392,7 +421,10 @@ fn start_times_stay_fixed_per_series_and_move_only_on_reset() {
     };
     let moved = 12_000_000_000 + 1;
     assert_eq!(sum.data_points[0].start_time_unix_nano, moved);
-    assert_eq!(sum.data_points[1].start_time_unix_nano, moved, "and stays there");
+    assert_eq!(
+        sum.data_points[1].start_time_unix_nano, moved,
+        "and stays there"
+    );
     assert!(sum.data_points[0].time_unix_nano >= moved);
 }
 
@@ -417,7 +449,10 @@ fn gauges_info_and_stale_markers_convert_sensibly() {
         panic!("gauge");
     };
     assert_eq!(data.data_points[0].start_time_unix_nano, 0);
-    assert_eq!(data.data_points[1].flags, 1, "no recorded value marks staleness");
+    assert_eq!(
+        data.data_points[1].flags, 1,
+        "no recorded value marks staleness"
+    );
     assert_eq!(metrics[1].name, "build_info");
     assert!(matches!(metrics[1].data, Some(Data::Gauge(_))));
 }

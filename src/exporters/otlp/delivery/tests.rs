@@ -144,8 +144,14 @@ fn partial_success_is_read_from_protobuf_and_json_bodies() {
         partial_success(Signal::Logs, json, true),
         (2, "x".to_string())
     );
-    assert_eq!(partial_success(Signal::Metrics, b"", false), (0, String::new()));
-    assert_eq!(partial_success(Signal::Metrics, b"{}", true), (0, String::new()));
+    assert_eq!(
+        partial_success(Signal::Metrics, b"", false),
+        (0, String::new())
+    );
+    assert_eq!(
+        partial_success(Signal::Metrics, b"{}", true),
+        (0, String::new())
+    );
 }
 
 #[test]
@@ -212,7 +218,12 @@ fn oversized_batches_are_split_below_the_limit_and_single_records_dropped() {
     }
     let delivery = Delivery::default();
     let mut parts = Vec::new();
-    sealer.encode_parts(Batch::Logs(logs), &mut StartTimes::new(), &delivery, &mut parts);
+    sealer.encode_parts(
+        Batch::Logs(logs),
+        &mut StartTimes::new(),
+        &delivery,
+        &mut parts,
+    );
     assert!(parts.len() >= 6, "{}", parts.len());
     assert!(parts.iter().all(|p| p.raw_bytes <= 2_000));
     assert_eq!(parts.iter().map(|p| p.records).sum::<u64>(), 100);
@@ -221,7 +232,12 @@ fn oversized_batches_are_split_below_the_limit_and_single_records_dropped() {
     let stream = huge.stream_index(&Arc::new(Labels::new([("service_name", "a")]).expect("l")));
     huge.push_line(stream, 1, crate::model::Severity::Info, &[b'x'; 5_000]);
     let mut parts = Vec::new();
-    sealer.encode_parts(Batch::Logs(huge), &mut StartTimes::new(), &delivery, &mut parts);
+    sealer.encode_parts(
+        Batch::Logs(huge),
+        &mut StartTimes::new(),
+        &delivery,
+        &mut parts,
+    );
     assert!(parts.is_empty());
     assert_eq!(delivery.snapshot().dropped.get("too_large"), Some(&1));
 }
