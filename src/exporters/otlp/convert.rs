@@ -151,7 +151,7 @@ fn otlp_span(item: &traces::Span) -> opentelemetry_proto::tonic::trace::v1::Span
                 ..span::Link::default()
             })
             .collect(),
-        status: (item.status != traces::StatusCode::Unset).then(|| Status {
+        status: (item.status != traces::StatusCode::Unset).then_some(Status {
             message,
             code: item.status as i32,
         }),

@@ -38,8 +38,7 @@ impl SpanEncoder {
     pub fn encode(&mut self, batch: &SpanBatch, out: &mut Vec<u8>) {
         self.group(batch);
         self.span_lengths.clear();
-        self.span_lengths
-            .extend(batch.spans.iter().map(|span| span_len(span)));
+        self.span_lengths.extend(batch.spans.iter().map(span_len));
         let scope = scope_len();
         for (resource, spans) in &self.groups {
             let attributes = &batch.resources[*resource as usize].attributes;

@@ -40,7 +40,7 @@ fn span(resource: u32, n: u8, parent: Option<u8>) -> Span {
         },
         start_ns: 1_700_000_000_000_000_000 + i64::from(n),
         end_ns: 1_700_000_000_250_000_000,
-        status: if n % 2 == 0 {
+        status: if n.is_multiple_of(2) {
             StatusCode::Error
         } else {
             StatusCode::Unset
