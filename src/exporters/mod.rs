@@ -7,6 +7,7 @@
 pub mod file;
 pub mod http;
 pub mod loki;
+pub mod otlp;
 pub mod remote_write;
 pub mod retry;
 pub mod scrape;
@@ -99,6 +100,8 @@ pub enum ExporterConfig {
     PrometheusScrape(scrape::PrometheusScrapeConfig),
     /// `type = "prometheus_remote_write"`: Prometheus remote write 1.0.
     RemoteWrite(Box<remote_write::RemoteWriteConfig>),
+    /// `type = "otlp"`: OTLP over HTTP or gRPC, for traces, metrics and logs.
+    Otlp(Box<otlp::OtlpConfig>),
 }
 
 impl ExporterConfig {
@@ -109,6 +112,7 @@ impl ExporterConfig {
         "loki",
         "prometheus_scrape",
         "prometheus_remote_write",
+        "otlp",
     ];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
@@ -124,6 +128,7 @@ impl ExporterConfig {
                 .map(Self::PrometheusScrape),
             "prometheus_remote_write" => remote_write::RemoteWriteConfig::deserialize(deserializer)
                 .map(|c| Self::RemoteWrite(Box::new(c))),
+            "otlp" => otlp::OtlpConfig::deserialize(deserializer).map(|c| Self::Otlp(Box::new(c))),
             _ => return None,
         })
     }
@@ -136,6 +141,7 @@ impl ExporterConfig {
             ExporterConfig::Loki(_) => "loki",
             ExporterConfig::PrometheusScrape(_) => "prometheus_scrape",
             ExporterConfig::RemoteWrite(_) => "prometheus_remote_write",
+            ExporterConfig::Otlp(_) => "otlp",
         }
     }
 
@@ -146,6 +152,7 @@ impl ExporterConfig {
             ExporterConfig::Loki(_) => &[Signal::Logs],
             ExporterConfig::PrometheusScrape(_) => &[Signal::Metrics],
             ExporterConfig::RemoteWrite(_) => &[Signal::Metrics],
+            ExporterConfig::Otlp(_) => &Signal::ALL,
         }
     }
 
@@ -158,6 +165,7 @@ impl ExporterConfig {
             // Takes no batches.
             ExporterConfig::PrometheusScrape(_) => 1,
             ExporterConfig::RemoteWrite(config) => config.queue_capacity,
+            ExporterConfig::Otlp(config) => config.queue_capacity,
         }
     }
 
@@ -169,6 +177,7 @@ impl ExporterConfig {
             ExporterConfig::Loki(config) => config.validate(),
             ExporterConfig::PrometheusScrape(config) => config.validate(),
             ExporterConfig::RemoteWrite(config) => config.validate(),
+            ExporterConfig::Otlp(config) => config.validate(),
         }
     }
 
@@ -186,6 +195,7 @@ impl ExporterConfig {
             ExporterConfig::Loki(config) => Ok(Box::new(config.build()?)),
             ExporterConfig::PrometheusScrape(config) => Ok(Box::new(config.build(context)?)),
             ExporterConfig::RemoteWrite(config) => Ok(Box::new(config.build()?)),
+            ExporterConfig::Otlp(config) => Ok(Box::new(config.build()?)),
         }
     }
 }

@@ -8,6 +8,7 @@
 )]
 
 pub mod prometheus;
+pub mod rotel;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
