@@ -5,6 +5,7 @@
 //! daemon would. Same seed and arguments give byte-identical output.
 
 pub mod metrics;
+pub mod traces;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -111,7 +112,7 @@ pub fn run(options: GenerateOptions) -> anyhow::Result<Summary> {
     match options.signal {
         Signal::Logs => run_logs(options),
         Signal::Metrics => run_metrics(options),
-        Signal::Traces => bail!("--signal traces is not available yet"),
+        Signal::Traces => run_traces(options),
     }
 }
 
@@ -147,6 +148,22 @@ fn time_range(options: &GenerateOptions) -> anyhow::Result<(i64, Option<i64>, Op
         (None, None) => Some(DEFAULT_COUNT),
     };
     Ok((from, to, count))
+}
+
+fn run_traces(options: GenerateOptions) -> anyhow::Result<Summary> {
+    let format_name = options.format.as_deref().unwrap_or("otlp-json");
+    let format = traces::TracesFormat::parse(format_name).ok_or_else(|| {
+        anyhow!(
+            "unknown traces format {format_name:?}; one of {}",
+            traces::TracesFormat::NAMES.join(", ")
+        )
+    })?;
+    let (from, to, count) = time_range(&options)?;
+    let mut source = traces::build_simulation(&options)?;
+    let mut writer = open_output(&options.output)?;
+    let summary = traces::write(source.as_mut(), from, to, count, format, &mut writer)?;
+    writer.flush().context("cannot write the output")?;
+    Ok(summary)
 }
 
 fn run_metrics(options: GenerateOptions) -> anyhow::Result<Summary> {

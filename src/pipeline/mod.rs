@@ -338,7 +338,8 @@ async fn run_pipeline(mut part: PipelinePart) {
     while let Some(batch) = part.rx.recv().await {
         part.stats.set_queue(part.rx.len(), part.rx.max_capacity());
         let delivery = part.stats.delivery(batch.tenant(), batch.signal());
-        delivery.add_generated(batch.len() as u64);
+        let received = batch.len() as u64;
+        delivery.add_generated(received);
         stage.clear();
         stage.push(batch);
         for processor in &mut part.processors {
@@ -346,6 +347,11 @@ async fn run_pipeline(mut part: PipelinePart) {
                 processor.process(batch, &mut next);
             }
             std::mem::swap(&mut stage, &mut next);
+        }
+        // Records a processor chose not to keep (sampling) are counted, never lost silently.
+        let kept: u64 = stage.iter().map(|b| b.len() as u64).sum();
+        if kept < received {
+            delivery.add_dropped(DropReason::Filtered, received - kept);
         }
         for batch in stage.drain(..) {
             part.stats

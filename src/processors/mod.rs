@@ -3,6 +3,7 @@
 //! A processor runs inside its pipeline's task, one batch at a time, and may emit zero, one or
 //! several batches for each batch it receives (fan-out to tenants, sampling, injection).
 
+pub mod sample;
 pub mod tag_tenant;
 
 use serde::Deserialize;
@@ -21,11 +22,13 @@ pub trait Processor: Send + 'static {
 pub enum ProcessorConfig {
     /// `type = "tag_tenant"`: assign, override or fan out tenants.
     TagTenant(tag_tenant::TagTenantConfig),
+    /// `type = "sample"`: keep a share of whole traces by trace-id hash.
+    Sample(sample::SampleConfig),
 }
 
 impl ProcessorConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["tag_tenant"];
+    pub const TYPES: &'static [&'static str] = &["tag_tenant", "sample"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -36,6 +39,7 @@ impl ProcessorConfig {
             "tag_tenant" => {
                 Some(tag_tenant::TagTenantConfig::deserialize(deserializer).map(Self::TagTenant))
             }
+            "sample" => Some(sample::SampleConfig::deserialize(deserializer).map(Self::Sample)),
             _ => None,
         }
     }
@@ -44,6 +48,7 @@ impl ProcessorConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             ProcessorConfig::TagTenant(_) => "tag_tenant",
+            ProcessorConfig::Sample(_) => "sample",
         }
     }
 
@@ -51,6 +56,7 @@ impl ProcessorConfig {
     pub fn tenants(&self) -> Vec<&String> {
         match self {
             ProcessorConfig::TagTenant(config) => config.named_tenants(),
+            ProcessorConfig::Sample(_) => Vec::new(),
         }
     }
 
@@ -58,6 +64,7 @@ impl ProcessorConfig {
     pub fn validate(&self) -> Vec<Problem> {
         match self {
             ProcessorConfig::TagTenant(config) => config.validate(),
+            ProcessorConfig::Sample(config) => config.validate(),
         }
     }
 
@@ -65,6 +72,7 @@ impl ProcessorConfig {
     pub fn build(&self) -> Result<Box<dyn Processor>, String> {
         match self {
             ProcessorConfig::TagTenant(config) => Ok(Box::new(config.build()?)),
+            ProcessorConfig::Sample(config) => Ok(Box::new(config.build()?)),
         }
     }
 }

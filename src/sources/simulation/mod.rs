@@ -127,10 +127,10 @@ impl SimulationConfig {
                 "give either model or model_file",
             ));
         }
-        if let Some(name) = &self.model {
-            if let Err(error) = ModelDef::builtin(name, Key::new(0)) {
-                problems.push(Problem::new("model", error));
-            }
+        if let Some(name) = &self.model
+            && let Err(error) = ModelDef::builtin(name, Key::new(0))
+        {
+            problems.push(Problem::new("model", error));
         }
         if let Some(path) = &self.model_file {
             match std::fs::read_to_string(path) {

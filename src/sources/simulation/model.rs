@@ -397,7 +397,7 @@ pub fn random_topology(key: Key, size: usize) -> ModelDef {
         });
     }
     let languages = ["go", "java", "python", "nodejs", "dotnet", "rust"];
-    let zipf = WeightedIndex::zipf(10, 1.2).unwrap_or_else(|| unreachable_zipf());
+    let zipf = WeightedIndex::zipf(10, 1.2).unwrap_or_else(unreachable_zipf);
     // Middle services are created bottom-up so that each calls only services created before it.
     for i in 0..middles + entries {
         let is_entry = i >= middles;
