@@ -54,6 +54,28 @@ for spec in apache_combined:lines json:lines apache_common:lines nginx:lines log
 done
 
 echo
+echo "## synthtel generate, metrics and traces, one core"
+echo
+echo "| signal | format | command | records/s | MB/s |"
+echo "| --- | --- | --- | ---: | ---: |"
+for spec in "metrics:prometheus:--from 2025-06-01T00:00:00Z --to 2025-06-01T02:00:00Z" \
+            "metrics:remote-write-protobuf:--from 2025-06-01T00:00:00Z --to 2025-06-01T02:00:00Z" \
+            "traces:otlp-protobuf:--count 500000 --rate 2000" \
+            "traces:otlp-json:--count 200000 --rate 2000"; do
+  signal=${spec%%:*}; rest=${spec#*:}; format=${rest%%:*}; range=${rest#*:}
+  # shellcheck disable=SC2086
+  bytes=$("$BIN" generate --signal "$signal" --format "$format" $range --output - | wc -c)
+  # shellcheck disable=SC2086
+  seconds=$(best_seconds taskset -c 0 "$BIN" generate --signal "$signal" --format "$format" \
+      $range --output /dev/null)
+  # shellcheck disable=SC2086
+  count=$(RUST_LOG=info "$BIN" generate --signal "$signal" --format "$format" $range \
+      --output /dev/null --log-format json 2>&1 | sed -n 's/.*"records":\([0-9]*\).*/\1/p' | tail -1)
+  awk -v s="$signal" -v f="$format" -v r="$range" -v n="${count:-0}" -v t="$seconds" -v b="$bytes" \
+    'BEGIN { if (t <= 0) t = 0.001; printf "| %s | %s | `%s` | %.0f | %.0f |\n", s, f, r, n / t, b / t / 1e6 }'
+done
+
+echo
 echo "## Daemon on the default configuration"
 echo
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

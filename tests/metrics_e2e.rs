@@ -5,60 +5,12 @@
 mod support;
 
 use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use support::daemon::Daemon;
 use support::prometheus::Prometheus;
 use support::{free_port, http_get, http_get_with};
-
-struct Daemon {
-    child: Child,
-    admin: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start(config: &str) -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let admin = free_port();
-        let path = dir.path().join("synthtel.toml");
-        let mut file = std::fs::File::create(&path).expect("config");
-        writeln!(file, "[admin]\nlisten = \"127.0.0.1:{admin}\"\n{config}").expect("write");
-        let child = Command::new(env!("CARGO_BIN_EXE_synthtel"))
-            .arg("run")
-            .arg("--config")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn synthtel");
-        let daemon = Daemon {
-            child,
-            admin,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some((200, _)) = http_get(admin, "/readyz") {
-                return daemon;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("synthtel never became ready");
-    }
-
-    fn pipelines(&self) -> serde_json::Value {
-        let (_, body) = http_get(self.admin, "/api/v1/pipelines").expect("pipelines");
-        serde_json::from_slice(&body).expect("json")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const TENANTS: &str = r#"
 [tenants.acme]

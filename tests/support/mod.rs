@@ -7,6 +7,7 @@
     reason = "each test binary uses a different part of the support code"
 )]
 
+pub mod daemon;
 pub mod prometheus;
 pub mod rotel;
 
