@@ -9,6 +9,7 @@ pub mod logs;
 pub mod materialize;
 pub mod metrics;
 pub mod simulation;
+pub mod traces;
 
 use std::sync::Arc;
 
@@ -108,11 +109,13 @@ pub enum SourceConfig {
     Metrics(metrics::MetricsSourceConfig),
     /// `type = "simulation"`: a world model per tenant driving spans, logs and RED metrics.
     Simulation(simulation::SimulationConfig),
+    /// `type = "traces"`: span volume of a configured shape.
+    Traces(traces::TracesSourceConfig),
 }
 
 impl SourceConfig {
     /// Every `type` value, for error messages.
-    pub const TYPES: &'static [&'static str] = &["logs", "metrics", "simulation"];
+    pub const TYPES: &'static [&'static str] = &["logs", "metrics", "simulation", "traces"];
 
     /// Deserializes the table of `type = type_name` (the `type` key already removed).
     pub fn parse<'de, D>(type_name: &str, deserializer: D) -> Option<Result<Self, D::Error>>
@@ -127,6 +130,9 @@ impl SourceConfig {
             "simulation" => {
                 Some(simulation::SimulationConfig::deserialize(deserializer).map(Self::Simulation))
             }
+            "traces" => {
+                Some(traces::TracesSourceConfig::deserialize(deserializer).map(Self::Traces))
+            }
             _ => None,
         }
     }
@@ -137,6 +143,7 @@ impl SourceConfig {
             SourceConfig::Logs(_) => "logs",
             SourceConfig::Metrics(_) => "metrics",
             SourceConfig::Simulation(_) => "simulation",
+            SourceConfig::Traces(_) => "traces",
         }
     }
 
@@ -146,6 +153,7 @@ impl SourceConfig {
             SourceConfig::Logs(config) => config.tenants.as_deref(),
             SourceConfig::Metrics(config) => config.tenants.as_deref(),
             SourceConfig::Simulation(config) => config.tenants.as_deref(),
+            SourceConfig::Traces(config) => config.tenants.as_deref(),
         }
     }
 
@@ -155,6 +163,7 @@ impl SourceConfig {
             SourceConfig::Logs(_) => &[Signal::Logs],
             SourceConfig::Metrics(_) => &[Signal::Metrics],
             SourceConfig::Simulation(_) => &Signal::ALL,
+            SourceConfig::Traces(_) => &[Signal::Traces],
         }
     }
 
@@ -164,6 +173,7 @@ impl SourceConfig {
             SourceConfig::Logs(config) => config.validate(),
             SourceConfig::Metrics(config) => config.validate(),
             SourceConfig::Simulation(config) => config.validate(),
+            SourceConfig::Traces(config) => config.validate(),
         }
     }
 
@@ -173,6 +183,7 @@ impl SourceConfig {
             SourceConfig::Logs(config) => Ok(Box::new(config.build(context)?)),
             SourceConfig::Metrics(config) => Ok(Box::new(config.build(context)?)),
             SourceConfig::Simulation(config) => Ok(Box::new(config.build(context)?)),
+            SourceConfig::Traces(config) => Ok(Box::new(config.build(context)?)),
         }
     }
 }
