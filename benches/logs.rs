@@ -29,6 +29,7 @@ fn source(dialect: Dialect) -> impl Source {
             scale: 1.0,
             model: "webshop".into(),
         }],
+        anomalies: synthtel::anomaly::Registry::new(),
     };
     config.build(&context).expect("source builds")
 }

@@ -23,7 +23,8 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let stats = Stats::new();
-    let topology = Topology::build(&config, &stats).map_err(|errors| {
+    let anomalies = crate::anomaly::Registry::new();
+    let topology = Topology::build(&config, &stats, &anomalies).map_err(|errors| {
         anyhow::anyhow!("cannot build the pipelines:\n  {}", errors.join("\n  "))
     })?;
     let listener = TcpListener::bind(config.admin.listen)

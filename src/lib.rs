@@ -5,6 +5,7 @@
 //! wires those together as the [`config`] says. [`admin`] serves the HTTP API.
 
 pub mod admin;
+pub mod anomaly;
 pub mod config;
 pub mod daemon;
 pub mod exporters;

@@ -38,6 +38,7 @@ fn generate(
         seed,
         component_id: "logs_main".to_string(),
         tenants: tenants.iter().map(|id| tenant(id)).collect(),
+        anomalies: synthtel::anomaly::Registry::new(),
     };
     let mut source = config.build(&context).expect("source builds");
     let mut out = Vec::new();

@@ -107,6 +107,7 @@ pub async fn preview(
             .clone()
             .unwrap_or_else(|| "preview".to_string()),
         tenants,
+        anomalies: crate::anomaly::Registry::new(),
     };
     let mut source = source_config
         .build(&context)

@@ -152,6 +152,18 @@ pub struct PipelineConfig {
 }
 
 impl Config {
+    /// A short hash of the whole configuration, for manifests: the same file gives the same hash.
+    pub fn hash(&self) -> String {
+        let text = format!("{self:?}");
+        let mut hash = 0x5eed_u64;
+        for chunk in text.as_bytes().chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            hash = crate::random::mix64(hash ^ u64::from_le_bytes(word));
+        }
+        format!("{hash:016x}")
+    }
+
     /// The signal a pipeline id names: the part before any `/` (`logs/noise` → logs).
     pub fn pipeline_signal(id: &str) -> Option<Signal> {
         Signal::parse(id.split('/').next().unwrap_or(id))

@@ -112,6 +112,7 @@ pub fn build_target_set(
             .clone()
             .unwrap_or_else(|| "generate".to_string()),
         tenants: vec![tenant],
+        anomalies: crate::anomaly::Registry::new(),
     };
     let source = config.build(&context).map_err(|error| anyhow!(error))?;
     let set = source

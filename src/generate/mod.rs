@@ -455,6 +455,7 @@ fn build_source(options: &GenerateOptions) -> anyhow::Result<Box<dyn Source>> {
             .clone()
             .unwrap_or_else(|| "generate".to_string()),
         tenants: vec![tenant],
+        anomalies: crate::anomaly::Registry::new(),
     };
     source_config
         .build(&context)

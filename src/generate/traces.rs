@@ -90,6 +90,7 @@ pub fn build_simulation(options: &GenerateOptions) -> anyhow::Result<Box<dyn Sou
             .clone()
             .unwrap_or_else(|| "generate".to_string()),
         tenants: vec![tenant],
+        anomalies: crate::anomaly::Registry::new(),
     };
     config.build(&context).map_err(|error| anyhow!(error))
 }

@@ -20,11 +20,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::anomaly::Registry;
 use crate::config::Config;
 use crate::exporters::{Exporter, ExporterContext, ExporterInput, StopSignal};
 use crate::model::metrics::TargetSet;
 use crate::model::{Batch, Signal};
-use crate::processors::Processor;
+use crate::processors::inject_anomaly::InjectAnomaly;
+use crate::processors::{Processor, ProcessorConfig, ProcessorContext};
 use crate::sources::{BuildContext, Source, TenantSpec};
 use clock::Clock;
 use stats::{ComponentStats, DropReason, Stats};
@@ -52,6 +54,7 @@ pub fn resolve_tenants(config: &Config, names: Option<&[String]>) -> Vec<TenantS
 fn build_sources(
     config: &Config,
     stats: &Arc<Stats>,
+    anomalies: &Arc<Registry>,
     errors: &mut Vec<String>,
 ) -> BTreeMap<String, (Box<dyn Source>, Vec<Route>)> {
     let mut built = BTreeMap::new();
@@ -65,6 +68,7 @@ fn build_sources(
             seed: config.seed,
             component_id: id.clone(),
             tenants: resolve_tenants(config, source_config.tenants()),
+            anomalies: Arc::clone(anomalies),
         };
         match source_config.build(&context) {
             Ok(source) => {
@@ -115,9 +119,13 @@ pub struct Topology {
 
 impl Topology {
     /// Builds every component; on failure, returns every build error at once.
-    pub fn build(config: &Config, stats: &Arc<Stats>) -> Result<Topology, Vec<String>> {
+    pub fn build(
+        config: &Config,
+        stats: &Arc<Stats>,
+        anomalies: &Arc<Registry>,
+    ) -> Result<Topology, Vec<String>> {
         let mut errors = Vec::new();
-        let mut built_sources = build_sources(config, stats, &mut errors);
+        let mut built_sources = build_sources(config, stats, anomalies, &mut errors);
 
         // Target sets of every source, collected per exporter through the pipelines naming it.
         let mut target_sets: BTreeMap<&str, Vec<Arc<dyn TargetSet>>> = BTreeMap::new();
@@ -171,12 +179,25 @@ impl Topology {
             let (tx, rx) = mpsc::channel(PIPELINE_QUEUE_CAPACITY);
             component.set_queue(0, PIPELINE_QUEUE_CAPACITY);
             let mut processors = Vec::new();
+            let mut injects = false;
             for processor_id in &pipeline.processors {
-                match config.processors.get(processor_id).map(|p| p.build()) {
+                let context = ProcessorContext {
+                    id: processor_id.clone(),
+                    seed: config.seed,
+                    config_hash: config.hash(),
+                    anomalies: Arc::clone(anomalies),
+                };
+                let processor_config = config.processors.get(processor_id);
+                injects |= matches!(processor_config, Some(ProcessorConfig::InjectAnomaly(_)));
+                match processor_config.map(|p| p.build(&context)) {
                     Some(Ok(processor)) => processors.push(processor),
                     Some(Err(error)) => errors.push(format!("processors.{processor_id}: {error}")),
                     None => errors.push(format!("pipelines.{id}: no processor {processor_id:?}")),
                 }
+            }
+            // Every pipeline applies the anomalies of bursts, at its end unless placed.
+            if !injects {
+                processors.push(Box::new(InjectAnomaly::stage(Arc::clone(anomalies))));
             }
             let routes: Vec<Route> = pipeline
                 .exporters

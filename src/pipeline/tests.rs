@@ -53,7 +53,8 @@ exporters = ["out"]
 }
 
 fn with_exporter(config: &Config, stats: &Arc<Stats>, exporter: SlowExporter) -> Topology {
-    let mut topology = Topology::build(config, stats).expect("topology");
+    let mut topology =
+        Topology::build(config, stats, &crate::anomaly::Registry::new()).expect("topology");
     assert!(matches!(config.exporters["out"], ExporterConfig::Stdout(_)));
     topology.exporters[0].exporter = Box::new(exporter);
     topology

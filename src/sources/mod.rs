@@ -63,6 +63,8 @@ pub struct BuildContext {
     pub component_id: String,
     /// The tenants this component serves (already resolved from its `tenants` list).
     pub tenants: Vec<TenantSpec>,
+    /// Live anomalies; `simulation` sources apply the world anomalies of their tenants.
+    pub anomalies: std::sync::Arc<crate::anomaly::Registry>,
 }
 
 /// A running generator.

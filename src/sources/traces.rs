@@ -281,6 +281,7 @@ mod tests {
                 scale: 1.0,
                 model: "webshop".into(),
             }],
+            anomalies: crate::anomaly::Registry::new(),
         };
         let mut source = config.build(&context).expect("build");
         let mut out = Vec::new();

@@ -55,6 +55,7 @@ fn source(toml_text: &str, tenants: &[&str]) -> MetricsSource {
                 model: "webshop".into(),
             })
             .collect(),
+        anomalies: crate::anomaly::Registry::new(),
     };
     config.build(&context).expect("build")
 }

@@ -18,6 +18,7 @@ fn source(extra: &str, tenants: &[&str]) -> SimulationSource {
                 model: "webshop".into(),
             })
             .collect(),
+        anomalies: crate::anomaly::Registry::new(),
     };
     config.build(&context).expect("build")
 }
