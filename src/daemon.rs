@@ -41,6 +41,13 @@ pub async fn run_until(
     let server = tokio::spawn(async move { serve.await });
 
     let running = topology.start(Clock::Live);
+    let bursts = crate::bursts::Bursts::new(
+        Arc::clone(&config),
+        Arc::clone(&anomalies),
+        Clock::Live,
+        tokio::runtime::Handle::current(),
+    );
+    state.set_bursts(Arc::clone(&bursts));
     state.set_ready(true);
     tracing::info!(
         admin = %address,
@@ -56,6 +63,7 @@ pub async fn run_until(
         "Stopping: sources halt, queues flush."
     );
     state.set_ready(false);
+    bursts.cancel_all();
     running.shutdown(config.runtime.shutdown_timeout).await;
     log_summary(&stats);
     let _ = server_stop_tx.send(());

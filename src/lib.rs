@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod anomaly;
+pub mod bursts;
 pub mod config;
 pub mod daemon;
 pub mod exporters;

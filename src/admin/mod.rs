@@ -4,12 +4,14 @@
 //! [`error::ApiError`]. When `admin.token` is set, every endpoint but `/healthz` requires
 //! `Authorization: Bearer <token>`, compared in constant time.
 
+mod bursts;
 pub mod error;
 mod metrics;
 mod preview;
 mod status;
 
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -37,6 +39,7 @@ pub struct AdminState {
     pub rates: RateTracker,
     ready: AtomicBool,
     started: Instant,
+    bursts: OnceLock<Arc<crate::bursts::Bursts>>,
 }
 
 impl AdminState {
@@ -48,12 +51,23 @@ impl AdminState {
             rates: RateTracker::default(),
             ready: AtomicBool::new(false),
             started: Instant::now(),
+            bursts: OnceLock::new(),
         })
     }
 
     /// Marks the daemon ready (or not) for `/readyz`.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Hands the burst manager to the API (once the pipelines run).
+    pub fn set_bursts(&self, bursts: Arc<crate::bursts::Bursts>) {
+        let _ = self.bursts.set(bursts);
+    }
+
+    /// The burst manager, once set.
+    pub fn bursts(&self) -> Option<&Arc<crate::bursts::Bursts>> {
+        self.bursts.get()
     }
 
     /// Seconds since the state was created.
@@ -74,6 +88,13 @@ impl AdminState {
         metrics::metrics,
         status::pipelines,
         preview::preview,
+        bursts::create,
+        bursts::list,
+        bursts::get,
+        bursts::cancel,
+        bursts::manifest,
+        bursts::scenarios,
+        bursts::tenants,
         openapi_json
     ),
     components(schemas(
@@ -88,6 +109,14 @@ impl AdminState {
         crate::pipeline::stats::DeliverySnapshot,
         crate::pipeline::stats::Rejected,
         preview::PreviewBody,
+        bursts::Accepted,
+        bursts::Offer,
+        bursts::ScenariosBody,
+        bursts::TenantInfo,
+        crate::bursts::BurstStatus,
+        crate::bursts::State,
+        crate::bursts::AnomalyProgress,
+        crate::bursts::ExporterDelivery,
     ))
 )]
 struct ApiDoc;
@@ -99,6 +128,14 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/pipelines", get(status::pipelines))
         .route("/api/v1/preview", get(preview::preview))
+        .route("/api/v1/bursts", get(bursts::list).post(bursts::create))
+        .route(
+            "/api/v1/bursts/{id}",
+            get(bursts::get).delete(bursts::cancel),
+        )
+        .route("/api/v1/bursts/{id}/manifest", get(bursts::manifest))
+        .route("/api/v1/scenarios", get(bursts::scenarios))
+        .route("/api/v1/tenants", get(bursts::tenants))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -73,6 +73,37 @@ pub struct AdminConfig {
     /// Largest request body accepted, in bytes or with a unit (`"1MiB"`).
     #[serde(default = "default_max_body_bytes", deserialize_with = "de::byte_size")]
     pub max_body_bytes: u64,
+    /// Bursts running at once, at most; more are refused with 429.
+    #[serde(default = "default_max_concurrent_bursts")]
+    pub max_concurrent_bursts: usize,
+    /// Records of own volume one burst may ask for.
+    #[serde(default = "default_max_burst_records")]
+    pub max_burst_records: u64,
+    /// Highest own-volume rate of a burst, records per second.
+    #[serde(default = "default_max_burst_rate")]
+    pub max_burst_rate: f64,
+    /// Longest burst.
+    #[serde(
+        default = "default_max_burst_duration",
+        deserialize_with = "de::duration"
+    )]
+    pub max_burst_duration: Duration,
+}
+
+fn default_max_concurrent_bursts() -> usize {
+    8
+}
+
+fn default_max_burst_records() -> u64 {
+    100_000_000
+}
+
+fn default_max_burst_rate() -> f64 {
+    1_000_000.0
+}
+
+fn default_max_burst_duration() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 impl Default for AdminConfig {
@@ -81,6 +112,10 @@ impl Default for AdminConfig {
             listen: default_listen(),
             token: None,
             max_body_bytes: default_max_body_bytes(),
+            max_concurrent_bursts: default_max_concurrent_bursts(),
+            max_burst_records: default_max_burst_records(),
+            max_burst_rate: default_max_burst_rate(),
+            max_burst_duration: default_max_burst_duration(),
         }
     }
 }

@@ -308,6 +308,22 @@ impl Stats {
         stats
     }
 
+    /// Counters for a component that is not registered (a burst's own exporters).
+    pub fn detached(
+        kind: &'static str,
+        id: &str,
+        component_type: &'static str,
+    ) -> Arc<ComponentStats> {
+        Arc::new(ComponentStats {
+            id: id.to_string(),
+            kind,
+            component_type,
+            per_tenant: Mutex::default(),
+            queue_depth: AtomicI64::new(0),
+            queue_capacity: AtomicI64::new(0),
+        })
+    }
+
     /// Every registered component, in registration order.
     pub fn components(&self) -> Vec<Arc<ComponentStats>> {
         self.components
