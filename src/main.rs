@@ -76,6 +76,13 @@ struct GenerateArgs {
     /// Output file, or `-` for stdout.
     #[arg(long, default_value = "-")]
     output: PathBuf,
+    /// Inject an anomaly (repeatable): `KIND[@START[+DURATION]][,key=value…]`, START from
+    /// --from, for example `L-MALFORMED@30s+2m,share=0.1`.
+    #[arg(long = "anomaly", value_name = "SPEC")]
+    anomalies: Vec<String>,
+    /// Write the injected anomalies' manifest (JSON lines) here, before any record.
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +167,8 @@ fn generate(args: Box<GenerateArgs>) -> ExitCode {
         config: args.config,
         source: args.source,
         output: args.output,
+        anomalies: args.anomalies,
+        manifest: args.manifest,
     };
     match synthtel::generate::run(options) {
         Ok(summary) => {

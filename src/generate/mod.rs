@@ -4,6 +4,7 @@
 //! signal, over a virtual time range, and writes the records in the chosen format exactly as the
 //! daemon would. Same seed and arguments give byte-identical output.
 
+mod inject;
 pub mod metrics;
 pub mod traces;
 
@@ -15,10 +16,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use std::sync::Arc;
+
+use crate::anomaly::Registry;
 use crate::config::Config;
 use crate::exporters::file::{render_log_lines, render_log_ndjson};
 use crate::exporters::loki::encode::PushEncoder;
-use crate::model::{Batch, LogBatch, Signal};
+use crate::model::{Batch, LogBatch, Signal, TenantId};
 use crate::pipeline::clock::wall_now_ns;
 use crate::sources::logs::{Dialect, LogsSourceConfig};
 use crate::sources::{BUCKET_NS, BuildContext, Source, SourceConfig, TenantSpec, Window};
@@ -96,6 +100,10 @@ pub struct GenerateOptions {
     pub source: Option<String>,
     /// Output path, `-` for stdout.
     pub output: PathBuf,
+    /// Anomalies to inject (`KIND[@START[+DURATION]][,key=value…]`).
+    pub anomalies: Vec<String>,
+    /// Where the manifest of the injected anomalies goes.
+    pub manifest: Option<PathBuf>,
 }
 
 /// What was written.
@@ -109,11 +117,40 @@ pub struct Summary {
 
 /// Runs a generation to completion.
 pub fn run(options: GenerateOptions) -> anyhow::Result<Summary> {
+    if options.manifest.is_some() && options.anomalies.is_empty() {
+        bail!("--manifest lists injected anomalies: give at least one --anomaly");
+    }
     match options.signal {
         Signal::Logs => run_logs(options),
-        Signal::Metrics => run_metrics(options),
+        Signal::Metrics => {
+            if !options.anomalies.is_empty() {
+                bail!(
+                    "--anomaly works with --signal logs and traces; metric anomalies are injected by the daemon (bursts and schedules)"
+                );
+            }
+            run_metrics(options)
+        }
         Signal::Traces => run_traces(options),
     }
+}
+
+/// Registers the `--anomaly` specs of a run for `tenant` and writes the manifest before any
+/// record.
+pub(crate) fn injection(
+    options: &GenerateOptions,
+    registry: &Arc<Registry>,
+    tenant: &str,
+    from_ns: i64,
+) -> anyhow::Result<inject::Injection> {
+    inject::Injection::prepare(
+        Arc::clone(registry),
+        &options.anomalies,
+        options.signal,
+        tenant,
+        from_ns,
+        options.seed.unwrap_or(42),
+        options.manifest.as_deref(),
+    )
 }
 
 /// The output: a file, or stdout for `-`.
@@ -159,9 +196,12 @@ fn run_traces(options: GenerateOptions) -> anyhow::Result<Summary> {
         )
     })?;
     let (from, to, count) = time_range(&options)?;
-    let mut source = traces::build_simulation(&options)?;
+    let registry = Registry::new();
+    let (mut source, tenant) = traces::build_simulation(&options, &registry)?;
+    let mut injection = injection(&options, &registry, &tenant, from)?;
     let mut writer = open_output(&options.output)?;
-    let summary = traces::write(source.as_mut(), from, to, count, format, &mut writer)?;
+    let range = traces::Range { from, to, count };
+    let summary = traces::write(source.as_mut(), &range, &mut injection, format, &mut writer)?;
     writer.flush().context("cannot write the output")?;
     Ok(summary)
 }
@@ -233,7 +273,9 @@ fn run_logs(options: GenerateOptions) -> anyhow::Result<Summary> {
         (None, Some(_)) => None,
         (None, None) => Some(DEFAULT_COUNT),
     };
-    let mut source = build_source(&options)?;
+    let registry = Registry::new();
+    let (mut source, tenant) = build_source(&options, &registry)?;
+    let mut injection = injection(&options, &registry, &tenant, from)?;
     let writer: Box<dyn Write> = if options.output == Path::new("-") {
         Box::new(io::stdout().lock())
     } else {
@@ -249,7 +291,13 @@ fn run_logs(options: GenerateOptions) -> anyhow::Result<Summary> {
         count,
         format,
     };
-    let summary = write_records(source.as_mut(), &plan, &mut writer, &progress)?;
+    let summary = write_records(
+        source.as_mut(),
+        &plan,
+        &mut injection,
+        &mut writer,
+        &progress,
+    )?;
     writer.flush().context("cannot write the output")?;
     progress.finish_and_clear();
     Ok(summary)
@@ -265,11 +313,13 @@ struct Plan {
 fn write_records(
     source: &mut dyn Source,
     plan: &Plan,
+    injection: &mut inject::Injection,
     writer: &mut impl Write,
     progress: &ProgressBar,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     let mut batches = Vec::new();
+    let mut injected = Vec::new();
     let mut text = Vec::with_capacity(1 << 20);
     let mut push = PushWriter::default();
     let mut start = plan.from;
@@ -283,9 +333,13 @@ fn write_records(
             end = end.min(to.div_euclid(BUCKET_NS) * BUCKET_NS + BUCKET_NS);
         }
         batches.clear();
+        injected.clear();
         source.generate(Window::new(start, end), &mut batches);
-        let mut produced = 0;
         for batch in batches.drain(..) {
+            injection.apply(batch, &mut injected);
+        }
+        let mut produced = 0;
+        for batch in injected.drain(..) {
             let Batch::Logs(mut logs) = batch else {
                 continue;
             };
@@ -392,7 +446,10 @@ fn render(batch: &LogBatch, format: LogsFormat, out: &mut Vec<u8>) {
     }
 }
 
-fn build_source(options: &GenerateOptions) -> anyhow::Result<Box<dyn Source>> {
+fn build_source(
+    options: &GenerateOptions,
+    registry: &Arc<Registry>,
+) -> anyhow::Result<(Box<dyn Source>, TenantId)> {
     let (source_config, seed, tenant) = match (&options.config, &options.source) {
         (Some(path), Some(id)) => {
             let config = Config::from_file(path).map_err(|error| anyhow!("{error}"))?;
@@ -454,12 +511,13 @@ fn build_source(options: &GenerateOptions) -> anyhow::Result<Box<dyn Source>> {
             .source
             .clone()
             .unwrap_or_else(|| "generate".to_string()),
-        tenants: vec![tenant],
-        anomalies: crate::anomaly::Registry::new(),
+        tenants: vec![tenant.clone()],
+        anomalies: Arc::clone(registry),
     };
-    source_config
+    let source = source_config
         .build(&context)
-        .map_err(|error| anyhow!(error))
+        .map_err(|error| anyhow!(error))?;
+    Ok((source, tenant.id))
 }
 
 /// Parses `now`, `now-1h`, `now+5m` or an RFC 3339 time into Unix nanoseconds.

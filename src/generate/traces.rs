@@ -3,14 +3,16 @@
 //! varint), exactly as the `otlp` exporter would send them.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 
 use super::{GenerateOptions, Summary, chosen_tenant};
+use crate::anomaly::Registry;
 use crate::config::Config;
 use crate::exporters::otlp::convert::{to_json, trace_request};
 use crate::exporters::otlp::encode::SpanEncoder;
-use crate::model::Batch;
+use crate::model::{Batch, TenantId};
 use crate::sources::simulation::{LAG_NS, SimulationConfig};
 use crate::sources::{BuildContext, Source, SourceConfig, TenantSpec, Window};
 
@@ -38,7 +40,10 @@ impl TracesFormat {
 }
 
 /// Builds the simulation the options name (the `webshop` model by default).
-pub fn build_simulation(options: &GenerateOptions) -> anyhow::Result<Box<dyn Source>> {
+pub fn build_simulation(
+    options: &GenerateOptions,
+    registry: &Arc<Registry>,
+) -> anyhow::Result<(Box<dyn Source>, TenantId)> {
     let (config, seed, tenant) = match (&options.config, &options.source) {
         (Some(path), Some(id)) => {
             let config = Config::from_file(path).map_err(|error| anyhow!("{error}"))?;
@@ -89,21 +94,33 @@ pub fn build_simulation(options: &GenerateOptions) -> anyhow::Result<Box<dyn Sou
             .source
             .clone()
             .unwrap_or_else(|| "generate".to_string()),
-        tenants: vec![tenant],
-        anomalies: crate::anomaly::Registry::new(),
+        tenants: vec![tenant.clone()],
+        anomalies: Arc::clone(registry),
     };
-    config.build(&context).map_err(|error| anyhow!(error))
+    let source = config.build(&context).map_err(|error| anyhow!(error))?;
+    Ok((source, tenant.id))
+}
+
+/// The time range and count of a run.
+pub struct Range {
+    /// Start, unix ns.
+    pub from: i64,
+    /// End (exclusive), unix ns.
+    pub to: Option<i64>,
+    /// Spans at most.
+    pub count: Option<u64>,
 }
 
 /// Writes spans from `from_ns` until `to_ns` or `count` spans.
 pub fn write(
     source: &mut dyn Source,
-    from_ns: i64,
-    to_ns: Option<i64>,
-    count: Option<u64>,
+    range: &Range,
+    injection: &mut super::inject::Injection,
     format: TracesFormat,
     writer: &mut impl Write,
 ) -> anyhow::Result<Summary> {
+    let (from_ns, to_ns, count) = (range.from, range.to, range.count);
+    let mut injected = Vec::new();
     let step = 1_000_000_000;
     let mut summary = Summary::default();
     let mut start = from_ns.div_euclid(100_000_000) * 100_000_000;
@@ -121,8 +138,11 @@ pub fn write(
         batches.clear();
         // The simulation runs requests LAG_NS behind the window it is asked for.
         source.generate(Window::new(start + LAG_NS, end + LAG_NS), &mut batches);
-        let mut produced = 0;
         for batch in batches.drain(..) {
+            injection.apply(batch, &mut injected);
+        }
+        let mut produced = 0;
+        for batch in injected.drain(..) {
             let Batch::Traces(mut traces) = batch else {
                 continue;
             };
