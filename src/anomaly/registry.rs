@@ -66,6 +66,13 @@ impl Registry {
             .collect()
     }
 
+    /// Whether an anomaly whose id starts with `prefix` is registered.
+    pub fn contains_prefix(&self, prefix: &str) -> bool {
+        self.anomalies
+            .read()
+            .is_ok_and(|anomalies| anomalies.iter().any(|a| a.id.starts_with(prefix)))
+    }
+
     /// Ends every anomaly whose id starts with `prefix` at `at_ns`; returns how many.
     pub fn cut(&self, prefix: &str, at_ns: i64) -> usize {
         let Ok(anomalies) = self.anomalies.read() else {

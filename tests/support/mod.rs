@@ -62,3 +62,27 @@ pub fn url_encode(text: &str) -> String {
     }
     out
 }
+
+/// A plain HTTP/1.0 request with a JSON body (`POST`, `DELETE`…): status, headers and body.
+pub fn http_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Option<(u16, String, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, head, response[split + 4..].to_vec()))
+}
