@@ -353,7 +353,7 @@ fn write_records(
             produced += logs.entries.len();
             summary.records += logs.entries.len() as u64;
             if plan.format.is_push() {
-                summary.bytes += push.add(&logs, plan.format, writer)?;
+                summary.bytes += push.add(logs, plan.format, writer)?;
                 continue;
             }
             text.clear();
@@ -390,13 +390,13 @@ struct PushWriter {
 impl PushWriter {
     fn add(
         &mut self,
-        logs: &LogBatch,
+        logs: LogBatch,
         format: LogsFormat,
         writer: &mut impl Write,
     ) -> anyhow::Result<u64> {
         match &mut self.pending {
-            Some(pending) => pending.append(logs),
-            None => self.pending = Some(logs.clone()),
+            Some(pending) => pending.append(&logs),
+            None => self.pending = Some(logs),
         }
         let full = self
             .pending
@@ -417,23 +417,30 @@ impl PushWriter {
             return Ok(0);
         }
         self.body.clear();
-        let mut framed = Vec::new();
-        match format {
+        // The frame around the body: a varint length before it, or a newline after it.
+        let mut prefix = Vec::new();
+        let suffix: &[u8] = match format {
             LogsFormat::LokiJson => {
                 self.encoder.encode_json(&pending, &mut self.body);
-                framed.extend_from_slice(&self.body);
-                framed.push(b'\n');
+                b"\n"
             }
             _ => {
                 self.encoder.encode_protobuf(&pending, &mut self.body);
-                prost::encoding::encode_varint(self.body.len() as u64, &mut framed);
-                framed.extend_from_slice(&self.body);
+                prost::encoding::encode_varint(self.body.len() as u64, &mut prefix);
+                b""
             }
+        };
+        for part in [&prefix[..], &self.body[..], suffix] {
+            writer.write_all(part).context("cannot write the output")?;
         }
-        writer
-            .write_all(&framed)
-            .context("cannot write the output")?;
-        Ok(framed.len() as u64)
+        // Keep the pending batch's buffers for the next body.
+        let mut pending = pending;
+        pending.entries.clear();
+        pending.streams.clear();
+        pending.text.clear();
+        pending.metadata.clear();
+        self.pending = Some(pending);
+        Ok((prefix.len() + self.body.len() + suffix.len()) as u64)
     }
 }
 
