@@ -53,11 +53,30 @@ impl Active {
     }
 }
 
+/// A W-LOAD anomaly's entry points.
+struct Surge {
+    /// Index of the anomaly in `Effects::active`.
+    index: usize,
+    /// The entry points it adds requests to.
+    entries: Vec<(usize, usize)>,
+    /// Their request mix.
+    mix: WeightedIndex,
+    /// Their share of the tenant's requests.
+    share: f64,
+}
+
+/// Requests a surge adds to a bucket.
+pub struct ExtraRequests {
+    /// The randomness to simulate them with.
+    pub rng: Rng,
+    /// Start times and entry points, in time order.
+    pub requests: Vec<(i64, (usize, usize))>,
+}
+
 /// The world anomalies of one tenant in one bucket.
 pub struct Effects {
     active: Vec<Active>,
-    /// Entry points a W-LOAD surge adds requests to, with their mix, per W-LOAD anomaly.
-    surges: Vec<(usize, Vec<(usize, usize)>, WeightedIndex, f64)>,
+    surges: Vec<Surge>,
 }
 
 impl Effects {
@@ -73,9 +92,9 @@ impl Effects {
                 Vec::new()
             };
             if anomaly.kind == Kind::WLoad
-                && let Some(surge) = surge(world, &targeted)
+                && let Some(surge) = surge(world, &targeted, active.len())
             {
-                surges.push((active.len(), surge.0, surge.1, surge.2));
+                surges.push(surge);
             }
             let rng = anomaly.key("world").with_u64(bucket as u64).rng();
             active.push(Active {
@@ -87,6 +106,23 @@ impl Effects {
             });
         }
         Effects { active, surges }
+    }
+
+    /// The state of the anomalies' randomness and counts, to [`Effects::restore`] after a
+    /// request simulated only to find out whether an anomaly reaches it.
+    pub fn checkpoint(&self) -> Vec<(Rng, u64)> {
+        self.active
+            .iter()
+            .map(|active| (active.rng.clone(), active.affected))
+            .collect()
+    }
+
+    /// Goes back to a [`Effects::checkpoint`].
+    pub fn restore(&mut self, checkpoint: Vec<(Rng, u64)>) {
+        for (active, (rng, affected)) in self.active.iter_mut().zip(checkpoint) {
+            active.rng = rng;
+            active.affected = affected;
+        }
     }
 
     /// Adds the spans and requests changed in this bucket to each anomaly's count.
@@ -205,44 +241,45 @@ impl Effects {
     /// W-LOAD: the multiplier of the tenant's whole request rate at `t_ns` (1 when none).
     pub fn load(&self, t_ns: i64) -> f64 {
         let mut load = 1.0;
-        for (index, _, _, share) in &self.surges {
-            let anomaly = &self.active[*index].anomaly;
+        for surge in &self.surges {
+            let anomaly = &self.active[surge.index].anomaly;
             let intensity = anomaly.intensity(t_ns);
-            load += (anomaly.params.factor_or(DEFAULT_SURGE) - 1.0).max(0.0) * intensity * share;
+            let factor = anomaly.params.factor_or(DEFAULT_SURGE);
+            load += (factor - 1.0).max(0.0) * intensity * surge.share;
         }
         load
     }
 
     /// W-LOAD: the requests surges add to a bucket starting at `start_ns` of `bucket_ns` over
-    /// a tenant `rate` per second: per surge, the randomness to simulate them with and their
-    /// start times and entry points, in time order.
+    /// a tenant `rate` per second.
     pub fn extra_requests(
         &mut self,
         rate: f64,
         start_ns: i64,
         bucket_ns: i64,
-    ) -> Vec<(Rng, Vec<(i64, (usize, usize))>)> {
+    ) -> Vec<ExtraRequests> {
         let mut extra = Vec::new();
-        for (index, entries, mix, share) in &self.surges {
-            let active = &mut self.active[*index];
+        for surge in &self.surges {
+            let active = &mut self.active[surge.index];
             let intensity = active.anomaly.intensity(start_ns);
             if intensity <= 0.0 {
                 continue;
             }
             let factor = active.anomaly.params.factor_or(DEFAULT_SURGE);
-            let mean = rate * share * (factor - 1.0).max(0.0) * intensity * bucket_ns as f64 / 1e9;
+            let mean =
+                rate * surge.share * (factor - 1.0).max(0.0) * intensity * bucket_ns as f64 / 1e9;
             let count = active.rng.poisson(mean);
             let mut requests: Vec<(i64, (usize, usize))> = (0..count)
                 .map(|_| {
                     let at = start_ns + active.rng.below(bucket_ns.max(1) as u64) as i64;
-                    (at, entries[mix.sample(&mut active.rng)])
+                    (at, surge.entries[surge.mix.sample(&mut active.rng)])
                 })
                 .collect();
             requests.sort_by_key(|(at, _)| *at);
             active.affected += count;
             let bucket = start_ns.div_euclid(bucket_ns.max(1));
             let rng = active.anomaly.key("surge").with_u64(bucket as u64).rng();
-            extra.push((rng, requests));
+            extra.push(ExtraRequests { rng, requests });
         }
         extra
     }
@@ -313,11 +350,8 @@ fn reaches(world: &World, targeted: &[Vec<bool>]) -> Vec<Vec<bool>> {
     reaches
 }
 
-/// The entry points a W-LOAD target selects, their mix, and their share of the request mix.
-fn surge(
-    world: &World,
-    targeted: &[Vec<bool>],
-) -> Option<(Vec<(usize, usize)>, WeightedIndex, f64)> {
+/// The entry points a W-LOAD target selects, as the surge of the anomaly at `index`.
+fn surge(world: &World, targeted: &[Vec<bool>], index: usize) -> Option<Surge> {
     let total: f64 = world.entry_weights.iter().sum();
     let weights: Vec<f64> = world.entry_weights.iter().map(|w| w / total).collect();
     let chosen: Vec<usize> = (0..world.entries.len())
@@ -329,5 +363,10 @@ fn surge(
     let share: f64 = chosen.iter().map(|i| weights[*i]).sum();
     let mix = WeightedIndex::new(&chosen.iter().map(|i| weights[*i]).collect::<Vec<_>>())?;
     let entries = chosen.iter().map(|i| world.entries[*i]).collect();
-    (share > 0.0).then_some((entries, mix, share))
+    (share > 0.0).then_some(Surge {
+        index,
+        entries,
+        mix,
+        share,
+    })
 }

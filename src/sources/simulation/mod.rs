@@ -10,8 +10,9 @@
 //!
 //! World anomalies of the tenant (T-LAT, T-ERR, T-TIMEOUT, T-RETRY, W-LOAD) change the simulated
 //! requests themselves ([`effects`]), so all three signals show them consistently. A request
-//! that meets no anomaly is simulated exactly as in a clean run: requests an anomaly changed are
-//! also simulated clean, unseen, to keep the bucket's random stream in step.
+//! that meets no anomaly is simulated exactly as in a clean run; one an anomaly changes draws
+//! from a stream of its own, and is also simulated clean, unseen, to keep the bucket's stream
+//! in step, so later requests are again those of the clean run.
 
 mod effects;
 mod logs;
@@ -300,28 +301,48 @@ impl SimulationSource {
                 self.emit(simulation, trace, &mut rng, out);
                 continue;
             };
-            let mut own = rng.clone();
-            let trace = request::simulate(world, entry, at, conditions, &mut own, Some(effects));
-            let touched = trace.touched;
-            self.emit(simulation, trace, &mut own, out);
-            if touched && surge == 1.0 {
-                self.keep_in_step(simulation, entry, at, conditions, &mut rng);
-            } else {
-                rng = own;
+            if surge > 1.0 {
+                // The surge changes every request of the bucket: no clean twin to keep in step.
+                let trace =
+                    request::simulate(world, entry, at, conditions, &mut rng, Some(effects));
+                self.emit(simulation, trace, &mut rng, out);
+                continue;
             }
+            // Simulate on a copy of the stream first: a request no anomaly reaches comes out as
+            // in the clean run and is kept.
+            let checkpoint = effects.checkpoint();
+            let mut probe = rng.clone();
+            let trace = request::simulate(world, entry, at, conditions, &mut probe, Some(effects));
+            if !trace.touched {
+                rng = probe;
+                self.emit(simulation, trace, &mut rng, out);
+                continue;
+            }
+            // A changed request draws from its own stream, so that its ids and values never
+            // repeat those of the bucket's later requests, which stay those of the clean run.
+            effects.restore(checkpoint);
+            self.keep_in_step(simulation, entry, at, conditions, &mut rng);
+            let mut own = simulation
+                .key
+                .with("anomalous")
+                .with_u64(bucket as u64)
+                .with_u64(i)
+                .rng();
+            let trace = request::simulate(world, entry, at, conditions, &mut own, Some(effects));
+            self.emit(simulation, trace, &mut own, out);
         }
         if let Some(effects) = effects.as_mut() {
-            for (mut surge_rng, requests) in effects.extra_requests(rate, start, BUCKET_NS) {
-                for (at, entry) in requests {
+            for mut extra in effects.extra_requests(rate, start, BUCKET_NS) {
+                for (at, entry) in extra.requests {
                     let trace = request::simulate(
                         world,
                         entry,
                         at,
                         conditions,
-                        &mut surge_rng,
+                        &mut extra.rng,
                         Some(effects),
                     );
-                    self.emit(simulation, trace, &mut surge_rng, out);
+                    self.emit(simulation, trace, &mut extra.rng, out);
                 }
             }
             effects.flush();
@@ -456,5 +477,7 @@ impl Source for SimulationSource {
     }
 }
 
+#[cfg(test)]
+mod anomaly_tests;
 #[cfg(test)]
 mod tests;
