@@ -503,3 +503,54 @@ fn surge_multiplies_requests_in_the_window() {
     );
     assert_untouched_traces_identical(&clean, &surged);
 }
+
+#[test]
+fn failing_database_fails_its_client_spans_with_an_exception() {
+    let params = Params {
+        share: Some(1.0),
+        ..Params::default()
+    };
+    let steps = run(&mut source(
+        20.0,
+        anomaly(Kind::TErr, service("postgres"), params),
+    ));
+    let all = spans(&steps);
+    assert_well_formed(&all);
+    let calls: Vec<&Span> = all
+        .iter()
+        .filter(|(_, span)| is_peer(span, "postgres") && inside(span))
+        .map(|(_, span)| span)
+        .collect();
+    assert!(calls.len() > 50, "{} database calls", calls.len());
+    for span in calls {
+        assert_eq!(span.status, StatusCode::Error);
+        assert!(span.events.iter().any(|event| event.name == "exception"));
+    }
+}
+
+#[test]
+fn surge_on_a_route_adds_only_its_requests() {
+    let clean = spans(&run(&mut source(20.0, Registry::new())));
+    let target = Target {
+        route: Some("/checkout".into()),
+        ..Target::default()
+    };
+    let params = Params {
+        factor: Some(5.0),
+        ..Params::default()
+    };
+    let surged = spans(&run(&mut source(
+        20.0,
+        anomaly(Kind::WLoad, target, params),
+    )));
+    let roots = |spans: &[(String, Span)], name: &str| {
+        spans
+            .iter()
+            .filter(|(_, s)| s.parent_span_id.is_none() && inside(s) && s.name == name)
+            .count() as f64
+    };
+    let checkout = roots(&surged, "POST /checkout") / roots(&clean, "POST /checkout");
+    assert!((3.5..6.5).contains(&checkout), "checkout ratio {checkout}");
+    let home = roots(&surged, "GET /") / roots(&clean, "GET /");
+    assert!((0.9..1.1).contains(&home), "home ratio {home}");
+}

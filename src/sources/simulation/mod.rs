@@ -32,12 +32,12 @@ use crate::anomaly::{Layer, Registry};
 use crate::config::{Problem, de};
 use crate::model::metrics::TargetSet;
 use crate::model::{Batch, LogBatch, Signal, SpanBatch};
-use crate::random::Key;
+use crate::random::{Key, Rng};
 use crate::sources::materialize::{Materializer, PendingBatch};
 use effects::Effects;
 use model::ModelDef;
 use red::RedState;
-use request::Conditions;
+use request::{Conditions, Trace};
 use world::World;
 
 /// How far behind the clock requests are simulated: the longest a request may take.
@@ -291,60 +291,31 @@ impl SimulationSource {
             .with("requests")
             .with_u64(bucket as u64)
             .rng();
-        for i in 0..count {
-            let offset = (i as i64 * BUCKET_NS) / count.max(1) as i64;
+        for index in 0..count {
+            let offset = (index as i64 * BUCKET_NS) / count.max(1) as i64;
             let jitter = rng.below((BUCKET_NS / count.max(1) as i64).max(1) as u64) as i64;
-            let entry = world.entries[world.entry_mix.sample(&mut rng)];
-            let at = start + offset + jitter;
-            let Some(effects) = effects.as_mut() else {
-                let trace = request::simulate(world, entry, at, conditions, &mut rng, None);
-                self.emit(simulation, trace, &mut rng, out);
-                continue;
+            let request = Request {
+                bucket,
+                index,
+                entry: world.entries[world.entry_mix.sample(&mut rng)],
+                at: start + offset + jitter,
+                conditions,
             };
-            if surge > 1.0 {
+            match effects.as_mut() {
+                None => {
+                    let trace = request.simulate(world, &mut rng, None);
+                    self.emit(simulation, trace, &mut rng, out);
+                }
                 // The surge changes every request of the bucket: no clean twin to keep in step.
-                let trace =
-                    request::simulate(world, entry, at, conditions, &mut rng, Some(effects));
-                self.emit(simulation, trace, &mut rng, out);
-                continue;
+                Some(effects) if surge > 1.0 => {
+                    let trace = request.simulate(world, &mut rng, Some(effects));
+                    self.emit(simulation, trace, &mut rng, out);
+                }
+                Some(effects) => self.simulate_under(simulation, &request, &mut rng, effects, out),
             }
-            // Simulate on a copy of the stream first: a request no anomaly reaches comes out as
-            // in the clean run and is kept.
-            let checkpoint = effects.checkpoint();
-            let mut probe = rng.clone();
-            let trace = request::simulate(world, entry, at, conditions, &mut probe, Some(effects));
-            if !trace.touched {
-                rng = probe;
-                self.emit(simulation, trace, &mut rng, out);
-                continue;
-            }
-            // A changed request draws from its own stream, so that its ids and values never
-            // repeat those of the bucket's later requests, which stay those of the clean run.
-            effects.restore(checkpoint);
-            self.keep_in_step(simulation, entry, at, conditions, &mut rng);
-            let mut own = simulation
-                .key
-                .with("anomalous")
-                .with_u64(bucket as u64)
-                .with_u64(i)
-                .rng();
-            let trace = request::simulate(world, entry, at, conditions, &mut own, Some(effects));
-            self.emit(simulation, trace, &mut own, out);
         }
         if let Some(effects) = effects.as_mut() {
-            for mut extra in effects.extra_requests(rate, start, BUCKET_NS) {
-                for (at, entry) in extra.requests {
-                    let trace = request::simulate(
-                        world,
-                        entry,
-                        at,
-                        conditions,
-                        &mut extra.rng,
-                        Some(effects),
-                    );
-                    self.emit(simulation, trace, &mut extra.rng, out);
-                }
-            }
+            self.simulate_surges(simulation, effects, rate, start, conditions, out);
             effects.flush();
         }
         logs::background_lines(
@@ -358,13 +329,7 @@ impl SimulationSource {
     }
 
     /// Adds a simulated request's spans, request log lines and RED observations to `out`.
-    fn emit(
-        &self,
-        simulation: &TenantSimulation,
-        trace: request::Trace,
-        rng: &mut crate::random::Rng,
-        out: &mut Output,
-    ) {
+    fn emit(&self, simulation: &TenantSimulation, trace: Trace, rng: &mut Rng, out: &mut Output) {
         let world = &simulation.world;
         for emitted in trace.spans {
             let resource = &world.services[emitted.service].instances[emitted.instance].resource;
@@ -386,18 +351,29 @@ impl SimulationSource {
         out.served.extend(trace.served);
     }
 
-    /// Draws what the clean run draws for a request an anomaly changed, and drops the result,
-    /// so that the bucket's later requests are those of the clean run.
-    fn keep_in_step(
+    /// Simulates `request` under world anomalies. A request no anomaly reaches comes out as in
+    /// the clean run. A changed one draws from a stream of its own, so that its ids and values
+    /// never repeat those of the bucket's later requests, and the clean run's draws for it are
+    /// made unseen, so that those later requests stay those of the clean run.
+    fn simulate_under(
         &self,
         simulation: &TenantSimulation,
-        entry: (usize, usize),
-        at: i64,
-        conditions: Conditions,
-        rng: &mut crate::random::Rng,
+        request: &Request,
+        rng: &mut Rng,
+        effects: &mut Effects,
+        out: &mut Output,
     ) {
         let world = &simulation.world;
-        let clean = request::simulate(world, entry, at, conditions, rng, None);
+        let checkpoint = effects.checkpoint();
+        let mut probe = rng.clone();
+        let trace = request.simulate(world, &mut probe, Some(effects));
+        if !trace.touched {
+            *rng = probe;
+            self.emit(simulation, trace, rng, out);
+            return;
+        }
+        effects.restore(checkpoint);
+        let clean = request.simulate(world, rng, None);
         let mut unseen = LogBatch::new(Arc::clone(&world.tenant));
         for served in &clean.served {
             logs::request_lines(
@@ -409,6 +385,49 @@ impl SimulationSource {
                 &mut unseen,
             );
         }
+        let mut own = simulation
+            .key
+            .with("anomalous")
+            .with_u64(request.bucket as u64)
+            .with_u64(request.index)
+            .rng();
+        let trace = request.simulate(world, &mut own, Some(effects));
+        self.emit(simulation, trace, &mut own, out);
+    }
+
+    /// The requests W-LOAD surges add to the bucket starting at `start` (ns).
+    fn simulate_surges(
+        &self,
+        simulation: &TenantSimulation,
+        effects: &mut Effects,
+        rate: f64,
+        start: i64,
+        conditions: Conditions,
+        out: &mut Output,
+    ) {
+        let world = &simulation.world;
+        for mut extra in effects.extra_requests(rate, start, BUCKET_NS) {
+            for (at, entry) in extra.requests {
+                let trace =
+                    request::simulate(world, entry, at, conditions, &mut extra.rng, Some(effects));
+                self.emit(simulation, trace, &mut extra.rng, out);
+            }
+        }
+    }
+}
+
+/// A request a bucket starts: its `index`-th.
+struct Request {
+    bucket: i64,
+    index: u64,
+    entry: (usize, usize),
+    at: i64,
+    conditions: Conditions,
+}
+
+impl Request {
+    fn simulate(&self, world: &World, rng: &mut Rng, effects: Option<&mut Effects>) -> Trace {
+        request::simulate(world, self.entry, self.at, self.conditions, rng, effects)
     }
 }
 
