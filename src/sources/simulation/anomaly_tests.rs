@@ -200,26 +200,36 @@ fn assert_untouched_traces_identical(clean: &[(String, Span)], changed: &[(Strin
 }
 
 #[test]
-fn empty_registry_changes_nothing() {
-    let mut first = source(20.0, Registry::new());
-    let mut second = source(20.0, Registry::new());
-    // An anomaly of another tenant leaves this one's output alone.
-    let elsewhere = Registry::new();
-    elsewhere.add(Anomaly::new(
-        "other-0".into(),
-        Kind::TLat,
-        "globex".into(),
-        Target::default(),
-        WINDOW.0,
-        WINDOW.1,
-        Shape::Step,
-        Params::default(),
-        7,
-    ));
-    let mut third = source(20.0, elsewhere);
-    let a = format!("{:?}", run(&mut first));
-    assert_eq!(a, format!("{:?}", run(&mut second)));
-    assert_eq!(a, format!("{:?}", run(&mut third)));
+fn anomalies_that_reach_no_request_change_nothing() {
+    let clean = format!("{:?}", run(&mut source(20.0, Registry::new())));
+    assert_eq!(
+        clean,
+        format!("{:?}", run(&mut source(20.0, Registry::new())))
+    );
+    let elsewhere = |tenant: &str, target: Target, start_ns: i64| {
+        let registry = Registry::new();
+        registry.add(Anomaly::new(
+            "other-0".into(),
+            Kind::TLat,
+            tenant.into(),
+            target,
+            start_ns,
+            start_ns + 20 * SECOND,
+            Shape::Step,
+            Params::default(),
+            7,
+        ));
+        registry
+    };
+    // Another tenant's anomaly, one long after the run, and one whose target is not in the
+    // world (every request is simulated under it, and none is changed).
+    for registry in [
+        elsewhere("globex", Target::default(), WINDOW.0),
+        elsewhere("acme", Target::default(), WINDOW.0 + 3_600 * SECOND),
+        elsewhere("acme", service("nowhere"), WINDOW.0),
+    ] {
+        assert_eq!(clean, format!("{:?}", run(&mut source(20.0, registry))));
+    }
 }
 
 #[test]

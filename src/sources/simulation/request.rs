@@ -131,6 +131,9 @@ fn exception_event(time_ns: i64, service: &str, kind: &str, message: &str) -> Sp
     }
 }
 
+/// Where an anomaly may apply: service, operation and, for instrumented services, instance.
+type Site = (usize, usize, Option<usize>);
+
 struct Outcome {
     end_ns: i64,
     error: Option<&'static str>,
@@ -318,7 +321,9 @@ impl Simulation<'_> {
             let time_ns = end - (end - start) / 10;
             span.events
                 .push(exception_event(time_ns, &service.name, kind, message));
-            span.status_message = Some(format!("{kind}: {message}"));
+            if status >= 500 {
+                span.status_message = Some(format!("{kind}: {message}"));
+            }
         }
         self.trace.spans[span_position].span = span;
         if service.kind.is_instrumented() {
@@ -537,7 +542,7 @@ impl Simulation<'_> {
     }
 
     /// T-LAT's multiplier of the self time of `at` (service, operation, instance) at `t_ns`.
-    fn slowdown(&mut self, at: (usize, usize, Option<usize>), t_ns: i64) -> f64 {
+    fn slowdown(&mut self, at: Site, t_ns: i64) -> f64 {
         let world = self.world;
         let Some(effects) = self.effects.as_deref_mut() else {
             return 1.0;
@@ -550,7 +555,7 @@ impl Simulation<'_> {
     }
 
     /// T-ERR's injected failure status of `at` at `t_ns`.
-    fn failure(&mut self, at: (usize, usize, Option<usize>), t_ns: i64) -> Option<u16> {
+    fn failure(&mut self, at: Site, t_ns: i64) -> Option<u16> {
         let world = self.world;
         let status =
             self.effects
@@ -561,12 +566,7 @@ impl Simulation<'_> {
     }
 
     /// T-TIMEOUT's overrun of `at` at `t_ns`, given `budget_ns` before its caller's deadline.
-    fn overrun(
-        &mut self,
-        at: (usize, usize, Option<usize>),
-        t_ns: i64,
-        budget_ns: i64,
-    ) -> Option<i64> {
+    fn overrun(&mut self, at: Site, t_ns: i64, budget_ns: i64) -> Option<i64> {
         let world = self.world;
         let overrun = self.effects.as_deref_mut()?.overrun(
             at.0,
@@ -706,7 +706,7 @@ impl Simulation<'_> {
 }
 
 /// The instance id of `at`, when it names an instance.
-fn instance_id(world: &World, at: (usize, usize, Option<usize>)) -> Option<&str> {
+fn instance_id(world: &World, at: Site) -> Option<&str> {
     at.2.map(|i| world.services[at.0].instances[i].id.as_str())
 }
 
