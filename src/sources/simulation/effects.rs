@@ -6,6 +6,19 @@
 //! random number unless an anomaly's window contains the time asked about and its target
 //! matches; randomness an effect needs comes from the anomaly's own stream
 //! ([`Anomaly::key`]), so the world's request streams draw exactly as in a clean run.
+//!
+//! - T-LAT multiplies the self time of the targeted operations by `1 + (factor − 1) · intensity`
+//!   at the moment the operation starts; callers slow along the critical path on their own.
+//! - T-ERR fails a share of the targeted operations with `status` (503): the service answers at
+//!   once without calling its dependencies, and callers see the failure as any other.
+//! - T-TIMEOUT makes a share of the calls to the target hang past the caller's deadline; the
+//!   client span ends there with an error and the server span runs on.
+//! - T-RETRY raises the retries of every call on a path to the target to `factor`.
+//! - W-LOAD adds requests to the targeted entry points and raises utilisation, hence latency.
+//!
+//! Known simplifications: T-TIMEOUT needs a caller, so it never applies to entry operations;
+//! W-LOAD's intensity is read once per bucket; an `instance` in the target is ignored by T-RETRY
+//! and for uninstrumented services, whose calls pick no instance.
 
 use std::sync::Arc;
 
