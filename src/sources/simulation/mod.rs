@@ -7,7 +7,14 @@
 //! observations that RED histograms count — so histogram counts equal server-span counts and
 //! every exemplar points at a trace that was emitted. Requests are simulated [`LAG_NS`] behind
 //! the clock, so a trace is complete (and never in the future) when it is sent.
+//!
+//! World anomalies of the tenant (T-LAT, T-ERR, T-TIMEOUT, T-RETRY, W-LOAD) change the simulated
+//! requests themselves ([`effects`]), so all three signals show them consistently. A request
+//! that meets no anomaly is simulated exactly as in a clean run; one an anomaly changes draws
+//! from a stream of its own, and is also simulated clean, unseen, to keep the bucket's stream
+//! in step, so later requests are again those of the clean run.
 
+mod effects;
 mod logs;
 pub mod model;
 mod red;
@@ -21,14 +28,16 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{BUCKET_NS, BuildContext, Source, Window};
+use crate::anomaly::{Layer, Registry};
 use crate::config::{Problem, de};
 use crate::model::metrics::TargetSet;
-use crate::model::{Batch, Signal, SpanBatch};
-use crate::random::Key;
+use crate::model::{Batch, LogBatch, Signal, SpanBatch};
+use crate::random::{Key, Rng};
 use crate::sources::materialize::{Materializer, PendingBatch};
+use effects::Effects;
 use model::ModelDef;
 use red::RedState;
-use request::Conditions;
+use request::{Conditions, Trace};
 use world::World;
 
 /// How far behind the clock requests are simulated: the longest a request may take.
@@ -207,6 +216,7 @@ impl SimulationConfig {
             targets,
             materializer: Materializer::default(),
             interval_ms: self.metrics_interval.as_millis().max(1000) as i64,
+            anomalies: Arc::clone(&context.anomalies),
         })
     }
 }
@@ -225,6 +235,7 @@ pub struct SimulationSource {
     targets: Arc<red::RedTargets>,
     materializer: Materializer,
     interval_ms: i64,
+    anomalies: Arc<Registry>,
 }
 
 /// Requests starting in bucket `bucket` at `rate` per second (exact over any run of buckets).
@@ -234,13 +245,35 @@ fn requests_in_bucket(rate: f64, bucket: i64) -> u64 {
 
 impl SimulationSource {
     /// Latency inflation at `t` seconds: queueing grows as the load level rises (M/M/1-style).
-    fn conditions(world: &World, t: f64) -> Conditions {
+    /// A `surge` (W-LOAD) multiplies the load; capacity scales out only partly, so latency rises
+    /// convexly but stays short of saturation.
+    fn conditions(world: &World, t: f64, surge: f64) -> Conditions {
         let (low, high) = world.load.diurnal_range();
         let level = ((world.load.diurnal(t) - low) / (high - low)).clamp(0.0, 1.0);
-        let utilisation = 0.3 + 0.5 * level;
+        let mut utilisation = 0.3 + 0.5 * level;
+        if surge > 1.0 {
+            utilisation = (utilisation * (1.0 + 0.15 * (surge - 1.0))).min(0.9);
+        }
         Conditions {
             inflation: (1.0 - 0.3) / (1.0 - utilisation.min(0.95)),
         }
+    }
+
+    /// The world anomalies a request started in `bucket` can meet before its deadline.
+    fn effects(&self, tenant: usize, bucket: i64) -> Option<Effects> {
+        if self.anomalies.is_empty() {
+            return None;
+        }
+        let world = &self.tenants[tenant].world;
+        let start = bucket * BUCKET_NS;
+        let anomalies = self.anomalies.matching(
+            &world.tenant,
+            Signal::Traces,
+            Layer::World,
+            start,
+            start + BUCKET_NS + LAG_NS,
+        );
+        (!anomalies.is_empty()).then(|| Effects::new(world, anomalies, bucket))
     }
 
     fn simulate_bucket(&self, tenant: usize, bucket: i64, out: &mut Output) {
@@ -250,37 +283,40 @@ impl SimulationSource {
         let t = start as f64 / 1e9;
         let rate = world.load.mean_rate(t) * (1.0 + 0.1 * world.load.value_noise(t));
         let count = requests_in_bucket(rate, bucket);
-        let conditions = Self::conditions(world, t);
+        let mut effects = self.effects(tenant, bucket);
+        let surge = effects.as_ref().map_or(1.0, |effects| effects.load(start));
+        let conditions = Self::conditions(world, t, surge);
         let mut rng = simulation
             .key
             .with("requests")
             .with_u64(bucket as u64)
             .rng();
-        for i in 0..count {
-            let offset = (i as i64 * BUCKET_NS) / count.max(1) as i64;
+        for index in 0..count {
+            let offset = (index as i64 * BUCKET_NS) / count.max(1) as i64;
             let jitter = rng.below((BUCKET_NS / count.max(1) as i64).max(1) as u64) as i64;
-            let entry = world.entries[world.entry_mix.sample(&mut rng)];
-            let trace =
-                request::simulate(world, entry, start + offset + jitter, conditions, &mut rng);
-            for emitted in trace.spans {
-                let resource =
-                    &world.services[emitted.service].instances[emitted.instance].resource;
-                let index = out.spans.resource_index(resource);
-                let mut span = emitted.span;
-                span.resource = index;
-                out.spans.spans.push(span);
+            let request = Request {
+                bucket,
+                index,
+                entry: world.entries[world.entry_mix.sample(&mut rng)],
+                at: start + offset + jitter,
+                conditions,
+            };
+            match effects.as_mut() {
+                None => {
+                    let trace = request.simulate(world, &mut rng, None);
+                    self.emit(simulation, trace, &mut rng, out);
+                }
+                // The surge changes every request of the bucket: no clean twin to keep in step.
+                Some(effects) if surge > 1.0 => {
+                    let trace = request.simulate(world, &mut rng, Some(effects));
+                    self.emit(simulation, trace, &mut rng, out);
+                }
+                Some(effects) => self.simulate_under(simulation, &request, &mut rng, effects, out),
             }
-            for served in &trace.served {
-                logs::request_lines(
-                    &self.config,
-                    world,
-                    &simulation.log_streams,
-                    served,
-                    &mut rng,
-                    &mut out.logs,
-                );
-            }
-            out.served.extend(trace.served);
+        }
+        if let Some(effects) = effects.as_mut() {
+            self.simulate_surges(simulation, effects, rate, start, conditions, out);
+            effects.flush();
         }
         logs::background_lines(
             &self.config,
@@ -291,11 +327,113 @@ impl SimulationSource {
             &mut out.logs,
         );
     }
+
+    /// Adds a simulated request's spans, request log lines and RED observations to `out`.
+    fn emit(&self, simulation: &TenantSimulation, trace: Trace, rng: &mut Rng, out: &mut Output) {
+        let world = &simulation.world;
+        for emitted in trace.spans {
+            let resource = &world.services[emitted.service].instances[emitted.instance].resource;
+            let index = out.spans.resource_index(resource);
+            let mut span = emitted.span;
+            span.resource = index;
+            out.spans.spans.push(span);
+        }
+        for served in &trace.served {
+            logs::request_lines(
+                &self.config,
+                world,
+                &simulation.log_streams,
+                served,
+                rng,
+                &mut out.logs,
+            );
+        }
+        out.served.extend(trace.served);
+    }
+
+    /// Simulates `request` under world anomalies. A request no anomaly reaches comes out as in
+    /// the clean run. A changed one draws from a stream of its own, so that its ids and values
+    /// never repeat those of the bucket's later requests, and the clean run's draws for it are
+    /// made unseen, so that those later requests stay those of the clean run.
+    fn simulate_under(
+        &self,
+        simulation: &TenantSimulation,
+        request: &Request,
+        rng: &mut Rng,
+        effects: &mut Effects,
+        out: &mut Output,
+    ) {
+        let world = &simulation.world;
+        let checkpoint = effects.checkpoint();
+        let mut probe = rng.clone();
+        let trace = request.simulate(world, &mut probe, Some(effects));
+        if !trace.touched {
+            *rng = probe;
+            self.emit(simulation, trace, rng, out);
+            return;
+        }
+        effects.restore(checkpoint);
+        let clean = request.simulate(world, rng, None);
+        let mut unseen = LogBatch::new(Arc::clone(&world.tenant));
+        for served in &clean.served {
+            logs::request_lines(
+                &self.config,
+                world,
+                &simulation.log_streams,
+                served,
+                rng,
+                &mut unseen,
+            );
+        }
+        let mut own = simulation
+            .key
+            .with("anomalous")
+            .with_u64(request.bucket as u64)
+            .with_u64(request.index)
+            .rng();
+        let trace = request.simulate(world, &mut own, Some(effects));
+        self.emit(simulation, trace, &mut own, out);
+    }
+
+    /// The requests W-LOAD surges add to the bucket starting at `start` (ns).
+    fn simulate_surges(
+        &self,
+        simulation: &TenantSimulation,
+        effects: &mut Effects,
+        rate: f64,
+        start: i64,
+        conditions: Conditions,
+        out: &mut Output,
+    ) {
+        let world = &simulation.world;
+        for mut extra in effects.extra_requests(rate, start, BUCKET_NS) {
+            for (at, entry) in extra.requests {
+                let trace =
+                    request::simulate(world, entry, at, conditions, &mut extra.rng, Some(effects));
+                self.emit(simulation, trace, &mut extra.rng, out);
+            }
+        }
+    }
+}
+
+/// A request a bucket starts: its `index`-th.
+struct Request {
+    bucket: i64,
+    index: u64,
+    entry: (usize, usize),
+    at: i64,
+    conditions: Conditions,
+}
+
+impl Request {
+    fn simulate(&self, world: &World, rng: &mut Rng, effects: Option<&mut Effects>) -> Trace {
+        request::simulate(world, self.entry, self.at, self.conditions, rng, effects)
+    }
 }
 
 struct Output {
     spans: SpanBatch,
-    logs: crate::model::LogBatch,
+    logs: LogBatch,
     served: Vec<request::Served>,
 }
 
@@ -314,7 +452,7 @@ impl Source for SimulationSource {
             let id = Arc::clone(&self.tenants[tenant].world.tenant);
             let mut output = Output {
                 spans: SpanBatch::new(Arc::clone(&id)),
-                logs: crate::model::LogBatch::new(Arc::clone(&id)),
+                logs: LogBatch::new(Arc::clone(&id)),
                 served: Vec::new(),
             };
             for bucket in lagged.buckets() {
@@ -358,5 +496,7 @@ impl Source for SimulationSource {
     }
 }
 
+#[cfg(test)]
+mod anomaly_tests;
 #[cfg(test)]
 mod tests;

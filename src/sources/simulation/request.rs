@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use super::effects::Effects;
+use super::model::ServiceKind;
 use super::world::{Call, Protocol, Service, World};
 use crate::model::traces::{KeyValue, Span, SpanEvent, SpanKind, StatusCode};
 use crate::model::{SpanId, TraceId};
@@ -56,6 +58,8 @@ pub struct Trace {
     pub spans: Vec<EmittedSpan>,
     /// Requests served by instrumented services.
     pub served: Vec<Served>,
+    /// Whether a world anomaly changed the request.
+    pub touched: bool,
 }
 
 /// Latency multiplier and hiccup settings of the moment.
@@ -86,34 +90,84 @@ const EXCEPTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The exception an injected failure (T-ERR) throws, by the failing service's kind and status.
+fn injected_exception(kind: ServiceKind, status: u16) -> (&'static str, &'static str) {
+    match (kind, status) {
+        (ServiceKind::Database, _) => (
+            "org.postgresql.util.PSQLException",
+            "FATAL: the database system is in recovery mode",
+        ),
+        (ServiceKind::Cache, _) => (
+            "redis.clients.jedis.exceptions.JedisConnectionException",
+            "Could not get a resource from the pool",
+        ),
+        (_, 429) => (
+            "io.github.resilience4j.ratelimiter.RequestNotPermitted",
+            "RateLimiter does not permit further calls",
+        ),
+        (_, 503) => (
+            "io.grpc.StatusRuntimeException",
+            "UNAVAILABLE: no healthy upstream",
+        ),
+        _ => (
+            "org.springframework.web.server.ResponseStatusException",
+            "request could not be processed",
+        ),
+    }
+}
+
+fn exception_event(time_ns: i64, service: &str, kind: &str, message: &str) -> SpanEvent {
+    SpanEvent {
+        time_ns,
+        name: Cow::Borrowed("exception"),
+        attributes: vec![
+            KeyValue::new("exception.type", kind.to_string()),
+            KeyValue::new("exception.message", message.to_string()),
+            KeyValue::new(
+                "exception.stacktrace",
+                format!("{kind}: {message}\n\tat {service}.handle(Handler.java:88)"),
+            ),
+        ],
+    }
+}
+
+/// Where an anomaly may apply: service, operation and, for instrumented services, instance.
+type Site = (usize, usize, Option<usize>);
+
 struct Outcome {
     end_ns: i64,
     error: Option<&'static str>,
     status: u16,
+    /// An injected failure of an uninstrumented callee: the client span records its exception.
+    injected: bool,
 }
 
-/// Simulates one request of entry `(service, operation)` starting at `start_ns`.
+/// Simulates one request of entry `(service, operation)` starting at `start_ns`, under the world
+/// anomalies of `effects` when given.
 pub fn simulate(
     world: &World,
     entry: (usize, usize),
     start_ns: i64,
     conditions: Conditions,
     rng: &mut Rng,
+    effects: Option<&mut Effects>,
 ) -> Trace {
     let mut trace_id = [0u8; 16];
     rng.fill_bytes(&mut trace_id);
     trace_id[0] |= 1;
+    let deadline = start_ns + 10_000_000_000;
     let mut simulation = Simulation {
         world,
         rng,
         trace_id,
         conditions,
         trace: Trace::default(),
+        effects,
+        request_deadline: deadline,
     };
     let instance = simulation
         .rng
         .index(world.services[entry.0].instances.len());
-    let deadline = start_ns + 10_000_000_000;
     simulation.serve(entry.0, entry.1, instance, start_ns, None, deadline);
     simulation.trace
 }
@@ -124,6 +178,9 @@ struct Simulation<'a> {
     trace_id: TraceId,
     conditions: Conditions,
     trace: Trace,
+    effects: Option<&'a mut Effects>,
+    /// The deadline of the whole request: work that overruns a caller's deadline stops here.
+    request_deadline: i64,
 }
 
 impl Simulation<'_> {
@@ -134,9 +191,10 @@ impl Simulation<'_> {
         id
     }
 
-    /// A self time in nanoseconds: log-normal, inflated by load, with a 0.5 % hiccup mixture.
-    fn self_time(&mut self, mu: f64, sigma: f64) -> i64 {
-        let mut seconds = self.rng.log_normal(mu, sigma) * self.conditions.inflation;
+    /// A self time in nanoseconds: log-normal, inflated by load and by `slowdown` (T-LAT), with a
+    /// 0.5 % hiccup mixture.
+    fn self_time(&mut self, mu: f64, sigma: f64, slowdown: f64) -> i64 {
+        let mut seconds = self.rng.log_normal(mu, sigma) * self.conditions.inflation * slowdown;
         if self.rng.chance(0.005) {
             seconds *= 5.0 + 10.0 * self.rng.f64();
         }
@@ -164,12 +222,32 @@ impl Simulation<'_> {
             span: placeholder_span(),
         });
 
-        let self_time = self.self_time(operation.mu, operation.sigma);
-        let mut cursor = start + self_time * 3 / 10;
+        let at = (service_index, operation_index, Some(instance));
+        let failure = self.failure(at, start);
+        // A call made to overrun hangs past its caller's deadline and runs on after the caller
+        // gave up, until the request's own deadline.
+        let overrun = match (parent, failure) {
+            (Some(_), None) => self.overrun(at, start, deadline - start),
+            _ => None,
+        };
+        let deadline = if overrun.is_some() {
+            self.request_deadline
+        } else {
+            deadline
+        };
+        let slowdown = self.slowdown(at, start);
+        let self_time = self.self_time(operation.mu, operation.sigma, slowdown);
+        let mut cursor = start + self_time * 3 / 10 + overrun.unwrap_or(0);
         let mut previous_start = cursor;
         let mut child_error = None;
         let mut upstream_timeout = None;
-        for call in &operation.calls {
+        // A failing service (T-ERR) answers at once, without calling its dependencies.
+        let calls = if failure.is_some() {
+            &[][..]
+        } else {
+            &operation.calls[..]
+        };
+        for call in calls {
             if !self.rng.chance(call.probability) {
                 continue;
             }
@@ -204,6 +282,9 @@ impl Simulation<'_> {
         } else {
             (natural_end, None)
         };
+        if error.is_none() && failure.is_some() {
+            error = Some("injected");
+        }
         let own_failure = self.rng.chance(operation.error_rate);
         if error.is_none() && own_failure {
             error = Some("exception");
@@ -214,6 +295,7 @@ impl Simulation<'_> {
         let status = match error {
             Some("timeout") => 504,
             Some("upstream") if child_error == Some("timeout") => 504,
+            Some("injected") => failure.unwrap_or(500),
             Some(_) => 500,
             None => 200,
         };
@@ -229,22 +311,19 @@ impl Simulation<'_> {
         );
         if own_failure && error == Some("exception") {
             let (kind, message) = EXCEPTIONS[self.rng.index(EXCEPTIONS.len())];
-            span.events.push(SpanEvent {
-                time_ns: end - (end - start) / 10,
-                name: Cow::Borrowed("exception"),
-                attributes: vec![
-                    KeyValue::new("exception.type", kind),
-                    KeyValue::new("exception.message", message),
-                    KeyValue::new(
-                        "exception.stacktrace",
-                        format!(
-                            "{kind}: {message}\n\tat {}.handle(Handler.java:88)",
-                            service.name
-                        ),
-                    ),
-                ],
-            });
+            let time_ns = end - (end - start) / 10;
+            span.events
+                .push(exception_event(time_ns, &service.name, kind, message));
             span.status_message = Some(format!("{kind}: {message}"));
+        }
+        if error == Some("injected") {
+            let (kind, message) = injected_exception(service.kind, status);
+            let time_ns = end - (end - start) / 10;
+            span.events
+                .push(exception_event(time_ns, &service.name, kind, message));
+            if status >= 500 {
+                span.status_message = Some(format!("{kind}: {message}"));
+            }
         }
         self.trace.spans[span_position].span = span;
         if service.kind.is_instrumented() {
@@ -259,6 +338,7 @@ impl Simulation<'_> {
                 span_id,
                 error: match error {
                     Some("exception") => Some(EXCEPTIONS[0].0),
+                    Some("injected") => Some(injected_exception(service.kind, status).0),
                     other => other,
                 },
                 upstream_timeout,
@@ -268,6 +348,7 @@ impl Simulation<'_> {
             end_ns: end,
             error,
             status,
+            injected: false,
         }
     }
 
@@ -342,10 +423,15 @@ impl Simulation<'_> {
             end_ns: start,
             error: None,
             status: 0,
+            injected: false,
         };
-        for attempt in 0..=call.retries {
+        let (retries, raised_by) = self.retries(call, start);
+        for attempt in 0..=retries {
             if attempt_start >= deadline {
                 break;
+            }
+            if attempt > call.retries {
+                self.count_retry(raised_by);
             }
             let limit = (attempt_start + call.timeout_ns).min(deadline);
             let client_id = self.span_id();
@@ -367,7 +453,10 @@ impl Simulation<'_> {
                     limit - network,
                 );
                 let end = (inner.end_ns + network).min(limit);
-                let error = if inner.error == Some("timeout") && inner.end_ns + network >= limit {
+                // Only a callee made to overrun (T-TIMEOUT) ends past the limit.
+                let overran = inner.end_ns + network > limit;
+                let cut = inner.error == Some("timeout") && inner.end_ns + network >= limit;
+                let error = if overran || cut {
                     Some("timeout")
                 } else {
                     inner.error.map(|_| "upstream")
@@ -376,32 +465,12 @@ impl Simulation<'_> {
                     end_ns: end,
                     error,
                     status: inner.status,
+                    injected: false,
                 }
             } else {
-                let operation = &callee.operations[call.operation];
-                let duration = self.self_time(operation.mu, operation.sigma);
-                let natural = attempt_start + network + duration;
-                if natural > limit {
-                    Outcome {
-                        end_ns: limit,
-                        error: Some("timeout"),
-                        status: 504,
-                    }
-                } else if self.rng.chance(operation.error_rate) {
-                    Outcome {
-                        end_ns: natural,
-                        error: Some("error"),
-                        status: 500,
-                    }
-                } else {
-                    Outcome {
-                        end_ns: natural,
-                        error: None,
-                        status: 200,
-                    }
-                }
+                self.leaf_call(call, attempt_start, network, limit)
             };
-            let span = self.client_span(
+            let mut span = self.client_span(
                 callee,
                 call,
                 client_id,
@@ -410,6 +479,12 @@ impl Simulation<'_> {
                 &outcome,
                 attempt,
             );
+            if outcome.injected {
+                let (kind, message) = injected_exception(callee.kind, outcome.status);
+                let caller_name = &world.services[caller].name;
+                span.events
+                    .push(exception_event(outcome.end_ns, caller_name, kind, message));
+            }
             self.trace.spans[position].span = span;
             let failed = outcome.error.is_some();
             last = outcome;
@@ -421,6 +496,103 @@ impl Simulation<'_> {
             attempt_start = last.end_ns + backoff / 2 + self.rng.below(backoff as u64 / 2) as i64;
         }
         last
+    }
+
+    /// One attempt at an uninstrumented callee (database, cache, queue, external API).
+    fn leaf_call(&mut self, call: &Call, start: i64, network: i64, limit: i64) -> Outcome {
+        let operation = &self.world.services[call.service].operations[call.operation];
+        let at = (call.service, call.operation, None);
+        let slowdown = self.slowdown(at, start);
+        let mut duration = self.self_time(operation.mu, operation.sigma, slowdown);
+        if let Some(overrun) = self.overrun(at, start, limit - start - network) {
+            duration = duration.max(overrun);
+        }
+        let natural = start + network + duration;
+        if natural > limit {
+            return Outcome {
+                end_ns: limit,
+                error: Some("timeout"),
+                status: 504,
+                injected: false,
+            };
+        }
+        if let Some(status) = self.failure(at, start) {
+            return Outcome {
+                end_ns: natural,
+                error: Some("error"),
+                status,
+                injected: true,
+            };
+        }
+        if self.rng.chance(operation.error_rate) {
+            Outcome {
+                end_ns: natural,
+                error: Some("error"),
+                status: 500,
+                injected: false,
+            }
+        } else {
+            Outcome {
+                end_ns: natural,
+                error: None,
+                status: 200,
+                injected: false,
+            }
+        }
+    }
+
+    /// T-LAT's multiplier of the self time of `at` (service, operation, instance) at `t_ns`.
+    fn slowdown(&mut self, at: Site, t_ns: i64) -> f64 {
+        let world = self.world;
+        let Some(effects) = self.effects.as_deref_mut() else {
+            return 1.0;
+        };
+        let factor = effects.latency(at.0, at.1, instance_id(world, at), t_ns);
+        if factor != 1.0 {
+            self.trace.touched = true;
+        }
+        factor
+    }
+
+    /// T-ERR's injected failure status of `at` at `t_ns`.
+    fn failure(&mut self, at: Site, t_ns: i64) -> Option<u16> {
+        let world = self.world;
+        let status =
+            self.effects
+                .as_deref_mut()?
+                .failure(at.0, at.1, instance_id(world, at), t_ns)?;
+        self.trace.touched = true;
+        Some(status)
+    }
+
+    /// T-TIMEOUT's overrun of `at` at `t_ns`, given `budget_ns` before its caller's deadline.
+    fn overrun(&mut self, at: Site, t_ns: i64, budget_ns: i64) -> Option<i64> {
+        let world = self.world;
+        let overrun = self.effects.as_deref_mut()?.overrun(
+            at.0,
+            at.1,
+            instance_id(world, at),
+            t_ns,
+            budget_ns,
+        )?;
+        self.trace.touched = true;
+        Some(overrun)
+    }
+
+    /// T-RETRY's retries of `call` made at `t_ns`, and the anomaly that raised them.
+    fn retries(&self, call: &Call, t_ns: i64) -> (u32, Option<usize>) {
+        match self.effects.as_deref() {
+            Some(effects) => effects.retries(call, t_ns),
+            None => (call.retries, None),
+        }
+    }
+
+    /// Counts a retry only an anomaly made.
+    fn count_retry(&mut self, raised_by: Option<usize>) {
+        if let (Some(effects), Some(index)) = (self.effects.as_deref_mut(), raised_by) {
+            effects.count_retry(index);
+            self.trace.touched = true;
+        }
     }
 
     #[allow(clippy::too_many_arguments, reason = "one attempt's whole context")]
@@ -531,6 +703,11 @@ impl Simulation<'_> {
             flags: 0x01,
         }
     }
+}
+
+/// The instance id of `at`, when it names an instance.
+fn instance_id(world: &World, at: Site) -> Option<&str> {
+    at.2.map(|i| world.services[at.0].instances[i].id.as_str())
 }
 
 fn placeholder_span() -> Span {

@@ -118,6 +118,8 @@ pub struct World {
     pub entries: Vec<(usize, usize)>,
     /// Weighted choice over `entries`.
     pub entry_mix: WeightedIndex,
+    /// The weights of `entries` in the request mix.
+    pub entry_weights: Vec<f64>,
     /// Total request rate of the tenant over time.
     pub load: LoadCurve,
 }
@@ -227,6 +229,7 @@ impl World {
             services,
             entries,
             entry_mix,
+            entry_weights: weights,
             load,
         })
     }
