@@ -182,7 +182,7 @@ pub fn observables(anomaly: &Anomaly) -> Vec<Observable> {
         }
         Kind::MDip => ("down", default_factor(kind, params)),
         Kind::MGap | Kind::MStale | Kind::LSilence => ("absent", 1.0),
-        Kind::LRateUp | Kind::LErrburst | Kind::MCard | Kind::TLat | Kind::TRetry => {
+        Kind::LRateUp | Kind::LErrburst | Kind::MCard | Kind::TLat | Kind::TRetry | Kind::WLoad => {
             ("up", default_factor(kind, params))
         }
         Kind::LRateDown => ("down", 1.0 / default_factor(kind, params).max(1.0)),
@@ -213,6 +213,7 @@ pub fn default_factor(kind: Kind, params: &Params) -> f64 {
         Kind::LRateDown => 5.0,
         Kind::TLat => 10.0,
         Kind::TRetry => 3.0,
+        Kind::WLoad => 4.0,
         _ => 1.0,
     };
     params.factor_or(default)
