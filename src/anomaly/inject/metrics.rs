@@ -219,7 +219,7 @@ fn keep_sign(original: f64, changed: f64) -> f64 {
 }
 
 /// The approximate daily load curve at `t_ns`: 0.5 at 03:00 UTC, 1.5 at 15:00 UTC.
-fn diurnal(t_ns: i64) -> f64 {
+pub(super) fn diurnal(t_ns: i64) -> f64 {
     let hour = t_ns.rem_euclid(24 * NS_PER_HOUR) as f64 / NS_PER_HOUR as f64;
     1.0 + 0.5 * (2.0 * PI * (hour - 15.0) / 24.0).cos()
 }
