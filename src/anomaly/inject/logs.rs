@@ -6,6 +6,24 @@
 //! appended to the batch's text arena and the entry points at the new bytes, so the lines of
 //! every other entry keep theirs. Exporters group entries per stream and sort them by time
 //! (`exporters::loki::encode`), so moved timestamps (L-TSKEW) need no reordering here.
+//!
+//! Per kind (defaults in brackets; shares are scaled by the shape's intensity):
+//! - L-ERRBURST: after each line, Poisson(factor [30] × 2 %) ERROR lines from 1–3 fixed
+//!   messages, in the line's layout and its `level="error"` stream when streams carry a level.
+//! - L-NEWTPL: a share [0.02] of lines followed by a FATAL line of a template no generator has.
+//! - L-ATTR: a share [0.05] of lines with `duration` set to 30 s and the status to `status`
+//!   [503]; lines with neither stay as they are.
+//! - L-SEQ: a share [0.05] of completion lines (`completed`, `finished`, status 200) dropped.
+//! - L-RATE+ / L-RATE−: lines copied (within 50 ms) or kept so that volume is × or ÷ factor [5].
+//! - L-SILENCE: every line dropped. L-DUP: a share [0.05] replayed exactly.
+//! - L-MALFORMED [0.02], L-GARBAGE [0.005]: lines truncated or quote-unbalanced; invalid UTF-8,
+//!   NUL, ANSI escapes, CR or BOM.
+//! - L-HUGE, L-MULTILINE: the first line of each batch and a share [0.001, 0.01] padded to
+//!   `size` [65,537] bytes, or followed by `size` [50–500] stack frames as raw newlines.
+//! - L-TSKEW: a share [1: the whole stream, as a host with a wrong clock] moved by `offset`
+//!   [+10 min]; the line text keeps its own timestamp.
+//! - L-LABELCARD: every line moved to a copy of its stream with a `request_id` label (one value
+//!   per line, or one of `size`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,10 +1,22 @@
 //! Metric anomalies that add, drop or move samples or series (REALISM.md §5.2): M-GAP,
 //! M-STALE, M-SKEW, M-DUP, M-OOO, M-CARD and M-RESET.
+//!
+//! - M-GAP: targeted samples in the window dropped.
+//! - M-STALE: the first in-window sample of each series becomes the staleness marker, the rest
+//!   of the window is dropped.
+//! - M-SKEW: timestamps moved by `offset` (+2 min).
+//! - M-DUP / M-OOO: a `share` (1 %) of samples copied, at the same time (half with another
+//!   value) or `offset` (5 min) earlier and after every other sample of the batch.
+//! - M-CARD: `size` (100) new `pod="cardinality-<n>"` series per targeted series, at most
+//!   [`MAX_CARD_SAMPLES`] added samples per batch.
+//! - M-RESET: cumulative series restart from 0 at their first in-window sample and
+//!   `process_start_time_seconds` jumps to the window start. No scrape is missed, and after the
+//!   window the counters are back at their true value (a jump up, not a second reset).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::metrics::{is_cumulative, matches_labels, sample_ns};
+use super::metrics::{is_cumulative, latest_ns, matches_labels, sample_ns};
 use super::{record_rng, share_at, state};
 use crate::anomaly::manifest::default_factor;
 use crate::anomaly::{Anomaly, Kind};
@@ -56,10 +68,7 @@ fn sample_identity(batch: &MetricBatch, sample: &MetricSample) -> u64 {
 /// M-STALE: the first in-window sample of each targeted series becomes the staleness marker and
 /// the rest of the window stays empty.
 fn stale(batch: &mut MetricBatch, anomaly: &Anomaly, targeted: &[bool]) -> usize {
-    let now_ns = batch
-        .samples
-        .last()
-        .map_or(anomaly.start_ns, |s| sample_ns(s.timestamp_ms));
+    let now_ns = latest_ns(batch, anomaly);
     let series = &batch.series;
     let samples = std::mem::take(&mut batch.samples);
     let mut affected = 0;
@@ -182,10 +191,7 @@ fn card_series(original: &Series, n: u64) -> Series {
 /// M-RESET: cumulative series restart from zero at their first in-window sample, and
 /// `process_start_time_seconds` of the targeted service jumps to the window start.
 fn reset(batch: &mut MetricBatch, anomaly: &Anomaly, targeted: &[bool]) -> usize {
-    let now_ns = batch
-        .samples
-        .last()
-        .map_or(anomaly.start_ns, |s| sample_ns(s.timestamp_ms));
+    let now_ns = latest_ns(batch, anomaly);
     let start_seconds = anomaly.start_ns.div_euclid(1_000_000_000) as f64;
     let restarted: Vec<bool> = batch
         .series

@@ -9,6 +9,22 @@
 //! Without access to the source's model, σ and the daily curve are approximated here:
 //! σ_local is 10 % of |value| (1 for a zero value), and the daily curve is
 //! `1 + 0.5·cos(2π(hour − 15)/24)` (peak at 15:00 UTC), the shape of the web-shop load.
+//!
+//! Per kind, inside the window (factor defaults from `manifest::default_factor`):
+//! - M-SPIKE / M-DIP: the first 1–3 samples of each gauge ± factor·σ (6σ); dips stop at 0.
+//! - M-CONTEXT: gauge × curve(t + 12 h) / curve(t); M-SEASON: the same with `offset` (6 h),
+//!   or, with `factor` given, the daily amplitude × factor.
+//! - M-LEVEL: gauges × (1 + (factor − 1)·intensity); cumulative series grow `factor` times as
+//!   fast as from their first in-window sample.
+//! - M-TREND: gauges × (1 + (factor − 1)·ramp), whatever the shape.
+//! - M-VAR: gauges + N(0, 1)·σ·(factor − 1), non-negative values stay non-negative.
+//! - M-SHAPE: gauges × 1.5 and × 0.5 alternating, four periods per window.
+//! - M-FLAT: every targeted series frozen at its first in-window value.
+//! - M-UNIT: gauges, summary quantiles and `_sum` of `_seconds` families × factor (1000).
+//!
+//! Known shortcoming: records after the window are never changed, so a counter whose rate
+//! M-LEVEL raised falls back to its true value when the window closes, which a reader sees as a
+//! counter reset; acceptable because the window is labelled `regime_change` and bounded.
 
 use std::f64::consts::PI;
 
@@ -90,11 +106,18 @@ pub(super) fn sample_ns(timestamp_ms: i64) -> i64 {
     timestamp_ms.saturating_mul(NS_PER_MS)
 }
 
-fn change_values(batch: &mut MetricBatch, anomaly: &Anomaly, targeted: &[bool]) {
-    let now_ns = batch
+/// The latest sample time of a batch (the anomaly's start for an empty one), for pruning state.
+pub(super) fn latest_ns(batch: &MetricBatch, anomaly: &Anomaly) -> i64 {
+    batch
         .samples
-        .last()
-        .map_or(anomaly.start_ns, |s| sample_ns(s.timestamp_ms));
+        .iter()
+        .map(|sample| sample_ns(sample.timestamp_ms))
+        .max()
+        .unwrap_or(anomaly.start_ns)
+}
+
+fn change_values(batch: &mut MetricBatch, anomaly: &Anomaly, targeted: &[bool]) {
+    let now_ns = latest_ns(batch, anomaly);
     let series = &batch.series;
     let samples = &mut batch.samples;
     let affected = state::with(anomaly, now_ns, |state| {

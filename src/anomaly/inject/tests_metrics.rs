@@ -80,8 +80,11 @@ fn in_window(batch: &Batch, anomaly: &Anomaly) -> BTreeMap<String, (Series, Vec<
     out
 }
 
+/// (timestamp ms, clean value, injected value) of one series.
+type Pairs = Vec<(i64, f64, f64)>;
+
 /// Pairs of (clean, injected) in-window values per series with the same timestamps.
-fn pairs(anomaly: &Anomaly, out: &Batch) -> Vec<(Series, Vec<(i64, f64, f64)>)> {
+fn pairs(anomaly: &Anomaly, out: &Batch) -> Vec<(Series, Pairs)> {
     let before = in_window(clean(), anomaly);
     let after = in_window(out, anomaly);
     before

@@ -7,6 +7,13 @@
 //! a share of the traces whose spans in the batch all start inside the window and of which at
 //! least one span is targeted; sources emit a trace in the batch of its root, so a trace is
 //! whole here. The choice of a trace is keyed by its id, so it does not depend on the batch.
+//!
+//! Defaults: T-ORPHAN 2 % of traces, T-NOROOT, T-MULTIROOT, T-LATE, T-DEEP, T-WIDE and T-BADID
+//! 1 %, T-SAMPLING half; T-DEEP 30 levels, T-WIDE 1000 children, T-SKEW +500 ms, T-LATE 1 min.
+//!
+//! Known shortcoming: T-LATE's held spans live in process memory keyed by anomaly id, so two
+//! trace pipelines of one tenant would release each other's spans, and spans still held when
+//! the process stops are lost. One trace pipeline per tenant is the common setup.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
