@@ -228,3 +228,100 @@ fn world_kinds_and_other_signals_pass_through() {
         assert_eq!(records(&out), records(&batch), "{kind} changed spans");
     }
 }
+
+/// The batch without the records inside the first half of the anomaly's window.
+fn without_early_half(batch: &Batch, anomaly: &Anomaly) -> Batch {
+    let middle = (anomaly.start_ns + anomaly.end_ns()) / 2;
+    let early = |t: i64| t >= anomaly.start_ns && t < middle;
+    let mut batch = batch.clone();
+    match &mut batch {
+        Batch::Logs(logs) => logs.entries.retain(|e| !early(e.timestamp_ns)),
+        Batch::Metrics(metrics) => metrics
+            .samples
+            .retain(|s| !early(s.timestamp_ms * 1_000_000)),
+        Batch::Traces(spans) => spans.spans.retain(|s| !early(s.start_ns)),
+    }
+    batch
+}
+
+#[test]
+fn draws_do_not_depend_on_other_records() {
+    let logs = super::tests_logs::clean_batch();
+    let traces = super::tests_traces::clean();
+    for (kind, clean) in [
+        (Kind::LDup, &logs),
+        (Kind::LAttr, &logs),
+        (Kind::TSampling, &traces),
+    ] {
+        let anomaly = anomaly(kind, 3_000_000_000, Target::default(), share(0.3));
+        let middle = (anomaly.start_ns + anomaly.end_ns()) / 2;
+        let late = |records: Vec<Record>| -> Vec<Record> {
+            records.into_iter().filter(|(t, _)| *t >= middle).collect()
+        };
+        let whole = late(records(&run(clean, &anomaly)));
+        let part = late(records(&run(
+            &without_early_half(clean, &anomaly),
+            &anomaly,
+        )));
+        assert_eq!(
+            whole, part,
+            "{kind}: draws shifted with the records before them"
+        );
+    }
+}
+
+#[test]
+fn targets_match_families_instances_and_labels() {
+    use crate::model::metrics::{Family, MetricKind, Series};
+
+    let family = Arc::new(Family {
+        name: "http_server_request_duration_seconds".into(),
+        help: String::new(),
+        unit: "seconds".into(),
+        kind: MetricKind::Histogram,
+    });
+    let labels = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| (Arc::from(*n), Arc::from(*v)))
+            .collect::<Vec<_>>()
+    };
+    let bucket = Series::new(
+        "http_server_request_duration_seconds_bucket",
+        labels(&[("job", "cart"), ("instance", "cart-0"), ("le", "0.1")]),
+        Arc::clone(&family),
+    );
+    let target = |metric: &str, instance: &str, le: &str| Target {
+        service: Some("cart".into()),
+        instance: Some(instance.into()),
+        metric: Some(metric.into()),
+        labels: [("le".to_string(), le.to_string())].into(),
+        ..Target::default()
+    };
+    let matches = |target: Target| {
+        let anomaly = anomaly(Kind::MGap, 1, target, Params::default());
+        super::metrics::series_matches(&anomaly, &bucket)
+    };
+    assert!(matches(target(
+        "http_server_request_duration_seconds",
+        "cart-0",
+        "0.1"
+    )));
+    assert!(matches(target(
+        "http_server_request_duration_seconds_bucket",
+        "cart-0",
+        "0.1"
+    )));
+    assert!(!matches(target(
+        "http_server_request_duration_seconds",
+        "cart-1",
+        "0.1"
+    )));
+    assert!(!matches(target(
+        "http_server_request_duration_seconds",
+        "cart-0",
+        "1"
+    )));
+    assert!(!matches(target("process_cpu_seconds", "cart-0", "0.1")));
+    assert!(matches(Target::default()));
+}

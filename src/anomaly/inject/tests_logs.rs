@@ -51,6 +51,11 @@ fn clean() -> &'static Batch {
     CLEAN.get_or_init(|| build(Dialect::Logfmt))
 }
 
+/// The clean logfmt batch, for tests elsewhere.
+pub(super) fn clean_batch() -> Batch {
+    clean().clone()
+}
+
 fn clean_json() -> &'static Batch {
     static CLEAN: OnceLock<Batch> = OnceLock::new();
     CLEAN.get_or_init(|| build(Dialect::Json))
