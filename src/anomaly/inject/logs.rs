@@ -14,7 +14,7 @@
 //! - L-ATTR: a share [0.05] of lines with `duration` set to 30 s and the status to `status`
 //!   [503]; lines with neither stay as they are.
 //! - L-SEQ: a share [0.05] of completion lines (`completed`, `finished`, status 200) dropped.
-//! - L-RATE+ / L-RATE−: lines copied (within 50 ms) or kept so that volume is × or ÷ factor [5].
+//! - L-RATE+ / L-RATE−: lines copied (within 50 ms) or thinned: volume × or ÷ factor [5].
 //! - L-SILENCE: every line dropped. L-DUP: a share [0.05] replayed exactly.
 //! - L-MALFORMED [0.02], L-GARBAGE [0.005]: lines truncated or quote-unbalanced; invalid UTF-8,
 //!   NUL, ANSI escapes, CR or BOM.
