@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 LINES=${LINES:-1000000}
 RATE=${RATE:-50000}
 RUNS=${RUNS:-3}
-BIN=target/release/synthtel
+BIN=${CARGO_TARGET_DIR:-target}/release/synthtel
 
 cargo build --release --quiet
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
@@ -75,6 +75,17 @@ for spec in "metrics:prometheus:--from 2025-06-01T00:00:00Z --to 2025-06-01T02:0
     'BEGIN { if (t <= 0) t = 0.001; printf "| %s | %s | `%s` | %.0f | %.0f |\n", s, f, r, n / t, b / t / 1e6 }'
 done
 
+# Pure span volume from a `traces` source (the simulation above also simulates requests).
+volume=$(mktemp)
+printf '[tenants.acme]\n[sources.volume]\ntype = "traces"\ntraces_per_second = 20000\n' > "$volume"
+seconds=$(best_seconds taskset -c 0 "$BIN" generate --signal traces --format otlp-protobuf \
+    --config "$volume" --source volume --count 1000000 --output /dev/null)
+bytes=$("$BIN" generate --signal traces --format otlp-protobuf --config "$volume" --source volume \
+    --count 1000000 --output - | wc -c)
+rm -f "$volume"
+awk -v t="$seconds" -v b="$bytes" 'BEGIN { if (t <= 0) t = 0.001;
+  printf "| traces (traces source) | otlp-protobuf | `--count 1000000` | %.0f | %.0f |\n", 1000000 / t, b / t / 1e6 }'
+
 echo
 echo "## Daemon on the default configuration"
 echo
@@ -88,9 +99,70 @@ until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.002;
 ready_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 sleep 10
 rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+# Bursts: milliseconds from acceptance to the first batch offered to an exporter.
+latencies=""
+for _ in 1 2 3 4 5; do
+  id=$(curl -fsS -X POST "http://127.0.0.1:$port/api/v1/bursts" \
+        -d '{"tenant":"acme","count":2000,"rate":{"from":20000},"dialect":"json"}' |
+       python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  sleep 0.5
+  ms=$(curl -fsS "http://127.0.0.1:$port/api/v1/bursts/$id" |
+       python3 -c 'import json,sys; print(round(json.load(sys.stdin).get("first_batch_ms", -1), 1))')
+  latencies="$latencies $ms"
+done
 kill -TERM "$pid"; wait "$pid" || true
 trap - EXIT
 echo "| measure | value |"
 echo "| --- | ---: |"
 echo "| time from exec to \`/readyz\` 200 | ${ready_ms} ms |"
 echo "| resident memory after 10 s idle | $((rss_kb / 1024)) MB ($rss_kb kB) |"
+echo "| burst: acceptance to first batch at the exporter, 5 bursts (ms) |$latencies |"
+
+echo
+echo "## Scrape targets holding 1,000,000 series"
+echo
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+scrape=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$dir/million.toml" <<CONFIG
+[admin]
+listen = "127.0.0.1:$port"
+[tenants.acme]
+[sources.load]
+type = "metrics"
+presets = ["custom"]
+[sources.load.custom]
+targets = 10
+families = 100
+series_per_family = 1000
+[exporters.targets]
+type = "prometheus_scrape"
+listen = "127.0.0.1:$scrape"
+[pipelines.metrics]
+sources = ["load"]
+exporters = ["targets"]
+CONFIG
+"$BIN" run --config "$dir/million.toml" >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.01; done
+paths=$(curl -fsS "http://127.0.0.1:$scrape/sd" | python3 -c '
+import json, sys
+for group in json.load(sys.stdin):
+    print(group["labels"]["__metrics_path__"])')
+series=0
+start=$(date +%s%N)
+for path in $paths; do
+  n=$(curl -fsS "http://127.0.0.1:$scrape$path" | grep -vc '^#' || true)
+  series=$((series + n))
+done
+scrape_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+rss_kb=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+kill -TERM "$pid"; wait "$pid" || true
+trap - EXIT
+rm -rf "$dir"
+echo "| measure | value |"
+echo "| --- | ---: |"
+echo "| series served (text 0.0.4 lines) | $series |"
+echo "| one scrape of every target, sequential, with curl | ${scrape_ms} ms |"
+echo "| daemon resident memory after the scrape | $((rss_kb / 1024)) MB |"

@@ -197,10 +197,15 @@ fn run_traces(options: GenerateOptions) -> anyhow::Result<Summary> {
     })?;
     let (from, to, count) = time_range(&options)?;
     let registry = Registry::new();
-    let (mut source, tenant) = traces::build_simulation(&options, &registry)?;
+    let (mut source, tenant, lag_ns) = traces::build_simulation(&options, &registry)?;
     let mut injection = injection(&options, &registry, &tenant, from)?;
     let mut writer = open_output(&options.output)?;
-    let range = traces::Range { from, to, count };
+    let range = traces::Range {
+        from,
+        to,
+        count,
+        lag_ns,
+    };
     let summary = traces::write(source.as_mut(), &range, &mut injection, format, &mut writer)?;
     writer.flush().context("cannot write the output")?;
     Ok(summary)

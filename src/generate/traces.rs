@@ -39,11 +39,13 @@ impl TracesFormat {
     }
 }
 
-/// Builds the simulation the options name (the `webshop` model by default).
+/// Builds the source of spans the options name: a `simulation` (the `webshop` model by
+/// default) or a `traces` source. Returns it with its tenant and how far behind the asked window
+/// it generates.
 pub fn build_simulation(
     options: &GenerateOptions,
     registry: &Arc<Registry>,
-) -> anyhow::Result<(Box<dyn Source>, TenantId)> {
+) -> anyhow::Result<(Box<dyn Source>, TenantId, i64)> {
     let (config, seed, tenant) = match (&options.config, &options.source) {
         (Some(path), Some(id)) => {
             let config = Config::from_file(path).map_err(|error| anyhow!("{error}"))?;
@@ -52,9 +54,12 @@ pub fn build_simulation(
                 .get(id)
                 .cloned()
                 .ok_or_else(|| anyhow!("no source {id:?} in {}", path.display()))?;
-            if !matches!(source, SourceConfig::Simulation(_)) {
+            if !matches!(
+                source,
+                SourceConfig::Simulation(_) | SourceConfig::Traces(_)
+            ) {
                 bail!(
-                    "source {id:?} is a {} source; traces come from a simulation",
+                    "source {id:?} is a {} source; traces come from a simulation or traces source",
                     source.type_name()
                 );
             }
@@ -97,8 +102,14 @@ pub fn build_simulation(
         tenants: vec![tenant.clone()],
         anomalies: Arc::clone(registry),
     };
+    // The simulation runs requests LAG_NS behind the window it is asked for.
+    let lag = if matches!(config, SourceConfig::Simulation(_)) {
+        LAG_NS
+    } else {
+        0
+    };
     let source = config.build(&context).map_err(|error| anyhow!(error))?;
-    Ok((source, tenant.id))
+    Ok((source, tenant.id, lag))
 }
 
 /// The time range and count of a run.
@@ -109,6 +120,8 @@ pub struct Range {
     pub to: Option<i64>,
     /// Spans at most.
     pub count: Option<u64>,
+    /// How far behind the asked window the source generates.
+    pub lag_ns: i64,
 }
 
 /// Writes spans from `from_ns` until `to_ns` or `count` spans.
@@ -136,8 +149,8 @@ pub fn write(
             (start + step).min(to.div_euclid(100_000_000) * 100_000_000 + 100_000_000)
         });
         batches.clear();
-        // The simulation runs requests LAG_NS behind the window it is asked for.
-        source.generate(Window::new(start + LAG_NS, end + LAG_NS), &mut batches);
+        let lag = range.lag_ns;
+        source.generate(Window::new(start + lag, end + lag), &mut batches);
         for batch in batches.drain(..) {
             injection.apply(batch, &mut injected);
         }
