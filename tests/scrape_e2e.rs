@@ -162,6 +162,7 @@ fn prometheus_discovers_scrapes_and_stores_every_target() {
     assert!(config.is_pull());
     let set = Shop::new();
     let context = ExporterContext {
+        anomalies: Default::default(),
         id: "targets".into(),
         target_sets: vec![set.clone()],
     };

@@ -283,6 +283,7 @@ mod tests {
             .expect("known")
             .expect("valid");
         let context = ExporterContext {
+            anomalies: Default::default(),
             id: "targets".into(),
             target_sets: vec![Million::new(SERIES)],
         };

@@ -102,6 +102,7 @@ pub fn prepare(
         };
         let exporter = exporter_config
             .build(&ExporterContext {
+                anomalies: Default::default(),
                 id: format!("{burst_id}/{id}"),
                 target_sets: Vec::new(),
             })

@@ -79,6 +79,9 @@ pub struct ExporterContext {
     /// Target sets of the sources of every pipeline naming this exporter (pull exporters serve
     /// them; push exporters ignore them).
     pub target_sets: Vec<Arc<dyn TargetSet>>,
+    /// Live anomalies (scrape targets apply the metric anomalies of their tenant at scrape
+    /// time; push exporters receive batches that already carry them).
+    pub anomalies: Arc<crate::anomaly::Registry>,
 }
 
 /// A built exporter, ready to run.

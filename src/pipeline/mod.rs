@@ -151,6 +151,7 @@ impl Topology {
             let (tx, rx) = mpsc::channel(capacity);
             component.set_queue(0, capacity);
             let context = ExporterContext {
+                anomalies: Arc::clone(anomalies),
                 id: id.clone(),
                 target_sets: target_sets.remove(id.as_str()).unwrap_or_default(),
             };

@@ -11,7 +11,8 @@
 //! The listener is bound in `build`, so a port already in use fails the start-up together with
 //! every other configuration error instead of surfacing later in a log line.
 
-pub mod negotiate;
+mod anomalies;
+mod negotiate;
 pub mod render;
 mod server;
 
@@ -106,6 +107,7 @@ impl PrometheusScrapeConfig {
             config: self.clone(),
             listener,
             catalog,
+            anomalies: Arc::clone(&context.anomalies),
         })
     }
 }
@@ -116,6 +118,7 @@ pub struct ScrapeExporter {
     config: PrometheusScrapeConfig,
     listener: TcpListener,
     catalog: Catalog,
+    anomalies: Arc<crate::anomaly::Registry>,
 }
 
 impl ScrapeExporter {
@@ -151,6 +154,7 @@ impl ScrapeExporter {
             created_ms,
             gzip: self.config.gzip,
             stats: Arc::clone(&stats),
+            anomalies: self.anomalies,
         });
         let targets = shared.catalog.len();
         tracing::info!(exporter = %id, listen = %bound, targets, "Serving scrape targets.");

@@ -107,6 +107,7 @@ pub(super) struct Shared {
     pub(super) created_ms: Option<i64>,
     pub(super) gzip: bool,
     pub(super) stats: Arc<ComponentStats>,
+    pub(super) anomalies: Arc<crate::anomaly::Registry>,
 }
 
 /// The exporter's routes.
@@ -209,13 +210,29 @@ async fn scrape(
 
 /// Evaluates one target now and streams its exposition into `tx`; counts the scrape.
 fn render(shared: &Shared, slot: Slot, format: Format, gzip: bool, tx: mpsc::Sender<Chunk>) {
-    let now_ms = wall_now_ns() / 1_000_000;
+    let now_ns = wall_now_ns();
+    let now_ms = now_ns / 1_000_000;
     let set = &shared.catalog.sets[slot.set];
+    let target = shared.catalog.target(slot);
+    let anomalies = shared.anomalies.matching(
+        &target.tenant,
+        Signal::Metrics,
+        crate::anomaly::Layer::Data,
+        now_ns,
+        now_ns + 1,
+    );
+    let visit = |sink: &mut dyn crate::model::metrics::SampleSink| {
+        if anomalies.is_empty() {
+            set.visit(slot.index, now_ms, sink);
+        } else {
+            super::anomalies::visit(set.as_ref(), slot.index, now_ms, &anomalies, sink);
+        }
+    };
     let spill = StreamSpill::new(tx, gzip);
     let (spill, samples) = match format {
         Format::Text => {
             let mut renderer = TextRenderer::with_spill(Vec::with_capacity(2 * CHUNK_BYTES), spill);
-            set.visit(slot.index, now_ms, &mut renderer);
+            visit(&mut renderer);
             let (_, spill, samples) = renderer.finish();
             (spill, samples)
         }
@@ -227,7 +244,7 @@ fn render(shared: &Shared, slot: Slot, format: Format, gzip: bool, tx: mpsc::Sen
             };
             let buffer = Vec::with_capacity(2 * CHUNK_BYTES);
             let mut renderer = OpenMetricsRenderer::with_spill(buffer, spill, options);
-            set.visit(slot.index, now_ms, &mut renderer);
+            visit(&mut renderer);
             let (_, spill, samples) = renderer.finish();
             (spill, samples)
         }
@@ -235,7 +252,6 @@ fn render(shared: &Shared, slot: Slot, format: Format, gzip: bool, tx: mpsc::Sen
     let mut spill = spill;
     let (bytes, delivered) = spill.flush();
 
-    let target = shared.catalog.target(slot);
     let delivery = shared.stats.delivery(&target.tenant, Signal::Metrics);
     delivery.add_generated(samples);
     delivery.add_sent(samples);

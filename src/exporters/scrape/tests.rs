@@ -55,6 +55,13 @@ impl TargetSet for Tiny {
 }
 
 fn shared(bound: SocketAddr) -> (Arc<Shared>, Arc<ComponentStats>) {
+    shared_with(bound, crate::anomaly::Registry::new())
+}
+
+fn shared_with(
+    bound: SocketAddr,
+    anomalies: Arc<crate::anomaly::Registry>,
+) -> (Arc<Shared>, Arc<ComponentStats>) {
     let sets: Vec<Arc<dyn TargetSet>> = vec![Tiny::new()];
     let (catalog, skipped) = Catalog::new(sets);
     assert!(skipped.is_empty(), "{skipped:?}");
@@ -67,6 +74,7 @@ fn shared(bound: SocketAddr) -> (Arc<Shared>, Arc<ComponentStats>) {
         created_ms: None,
         gzip: true,
         stats: Arc::clone(&stats),
+        anomalies,
     });
     (shared, stats)
 }
@@ -273,6 +281,7 @@ async fn the_server_stops_once_input_closes_and_stop_fires() {
         ..PrometheusScrapeConfig::default()
     };
     let context = ExporterContext {
+        anomalies: Default::default(),
         id: "targets".into(),
         target_sets: vec![Tiny::new()],
     };
@@ -294,4 +303,83 @@ async fn the_server_stops_once_input_closes_and_stop_fires() {
         .await
         .expect("stopped in time")
         .expect("task");
+}
+
+#[tokio::test]
+async fn live_metric_anomalies_change_their_tenants_scrapes_only() {
+    use crate::anomaly::{Anomaly, Kind, Params, Shape, Target as Selector};
+    let registry = crate::anomaly::Registry::new();
+    let now = crate::pipeline::clock::wall_now_ns();
+    let anomaly = |id: &str, kind, metric: &str, factor| {
+        Anomaly::new(
+            id.into(),
+            kind,
+            "acme".into(),
+            Selector {
+                metric: Some(metric.into()),
+                ..Selector::default()
+            },
+            now - 60_000_000_000,
+            now + 60_000_000_000,
+            Shape::Step,
+            Params {
+                factor,
+                ..Params::default()
+            },
+            1,
+        )
+    };
+    registry.add(anomaly("b-0", Kind::MLevel, "up_seconds", Some(3.0)));
+    registry.add(anomaly("b-1", Kind::MGap, "jobs", None));
+    let (shared, _) = shared_with(
+        "127.0.0.1:9464".parse().expect("addr"),
+        Arc::clone(&registry),
+    );
+    let text = [("accept", "text/plain")];
+    let (status, _, acme) = get(&shared, "/targets/acme/checkout/pod-1:8080/metrics", &text).await;
+    assert_eq!(status, StatusCode::OK);
+    let acme = String::from_utf8(acme).expect("utf-8");
+    let value = |body: &str, name: &str| -> Option<f64> {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let up = value(&acme, "up_seconds").expect("up_seconds");
+    let expected = (now / 1_000_000_000) as f64 * 3.0;
+    assert!((up / expected - 1.0).abs() < 1e-6, "{acme}");
+    assert!(
+        !acme.contains("jobs_total"),
+        "M-GAP leaves the counter out: {acme}"
+    );
+    // Identity labels come from service discovery, never from the exposition.
+    assert!(
+        !acme.contains("instance=") && !acme.contains("job="),
+        "{acme}"
+    );
+    assert!(
+        registry.matching(
+            "acme",
+            Signal::Metrics,
+            crate::anomaly::Layer::Data,
+            now,
+            now + 1
+        )[0]
+        .affected()
+            > 0
+    );
+
+    let (_, _, globex) = get(
+        &shared,
+        "/targets/globex/checkout/pod-2:8080/metrics",
+        &text,
+    )
+    .await;
+    let globex = String::from_utf8(globex).expect("utf-8");
+    let up = value(&globex, "up_seconds").expect("up_seconds");
+    assert!(
+        (up / (now / 1_000_000_000) as f64 - 1.0).abs() < 1e-6,
+        "{globex}"
+    );
+    assert!(globex.contains("jobs_total{shard=\"1\"} 7"), "{globex}");
 }
