@@ -134,7 +134,7 @@ pub fn write(
 ) -> anyhow::Result<Summary> {
     let (from_ns, to_ns, count) = (range.from, range.to, range.count);
     let mut injected = Vec::new();
-    let step = 1_000_000_000;
+    let step = 200_000_000;
     let mut summary = Summary::default();
     let mut start = from_ns.div_euclid(100_000_000) * 100_000_000;
     let mut batches = Vec::new();
