@@ -1,10 +1,17 @@
 //! Tests of the delivery rules: classification tables, partial success, RetryInfo, splitting.
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message as _;
+use tonic::metadata::MetadataValue;
 
+use super::grpc::{grpc_request, rpc};
+use super::seal::{Sealer, split};
+use super::send::{classify_reqwest_error, rejected_records};
 use super::*;
-use crate::model::Labels;
-use crate::model::metrics::{Family, MetricSample, Series};
+use crate::exporters::otlp::convert::StartTimes;
+use crate::exporters::otlp::encode::SpanEncoder;
+use crate::model::metrics::{Family, MetricKind, MetricSample, Series};
+use crate::model::{Batch, Labels, LogBatch, MetricBatch};
 
 #[test]
 fn http_statuses_follow_the_otlp_table() {

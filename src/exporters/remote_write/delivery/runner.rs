@@ -1,137 +1,26 @@
-//! Delivery of remote-write requests: per-tenant sharding, batching, bounded queues and retry.
-//!
-//! One task (the runner) owns every tenant's state. Each tenant has `shards` shards, and each
-//! series belongs to shard `hash % shards`. The runner appends incoming samples to their shard's
-//! pending batch and seals a request when it holds `batch.max_samples` samples, when its oldest
-//! sample is `batch.max_age` old, or when the input closes. Sealed requests wait in a small
-//! per-shard queue; when it is full the newest request is dropped (`queue_full`), so memory
-//! stays bounded whatever the receiver does. A shard has at most one request in flight, retried
-//! until done before the next starts, so a series' samples reach the receiver in order; the
-//! shards of a tenant, and all tenants, send in parallel.
-//!
-//! Known shortcomings: the exporter always drops when a shard's queue is full, which is the
-//! live-mode rule; backfill should instead stop reading its input so that generation slows, but
-//! [`ExporterInput`] does not say which mode runs yet. Requests in flight are bounded by tenants
-//! times shards, with no global cap. Encoding runs on the runner task, so one exporter encodes on
-//! one core at a time.
+//! The runner of the `prometheus_remote_write` exporter: the one task that owns every tenant's
+//! shards, appends incoming samples to their series' shard, seals a shard's pending batch by
+//! size, age or end of input, starts each shard's next request, and counts what a stop leaves
+//! unsent.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
-use bytes::Bytes;
-use reqwest::header::{
-    CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT,
-};
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
+use reqwest::header::HeaderValue;
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 
-use super::encode::{EncodeOptions, WriteEncoder};
-use super::{PROTOCOL_VERSION, write_url};
-use crate::exporters::http::HttpClient;
-use crate::exporters::retry::{Backoff, RetryConfig, parse_retry_after};
-use crate::exporters::{Exporter, ExporterInput, ExporterTask, StopSignal};
+use super::send::Sender;
+use super::{LogLimiter, Request, SHARD_QUEUE_REQUESTS, Settings, ShardKey, Target};
+use crate::exporters::ExporterInput;
+use crate::exporters::remote_write::encode::{EncodeOptions, WriteEncoder};
+use crate::exporters::remote_write::write_url;
 use crate::model::metrics::Series;
 use crate::model::{Batch, MetricBatch, Signal, TenantId};
-use crate::pipeline::stats::{Delivery, DropReason, RejectClass};
-use crate::random::mix64;
-
-/// Sealed requests a shard may have waiting behind its request in flight.
-pub const SHARD_QUEUE_REQUESTS: usize = 4;
-
-/// Longest part of a response body written to the log.
-const LOGGED_BODY_BYTES: usize = 1024;
-
-/// Shortest time between two logs of the same kind of failure.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// `X-Prometheus-Remote-Write-Version`.
-const VERSION_HEADER: HeaderName = HeaderName::from_static("x-prometheus-remote-write-version");
-
-/// What a response means for the samples of the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// The receiver stored them.
-    Accepted,
-    /// The receiver refused them for good.
-    Rejected(RejectClass),
-    /// Try again after a backoff.
-    Retry,
-}
-
-/// The verdict of a remote-write response status (WIRE.md §3.1): 2xx accepts; 5xx and 429 are
-/// retried; any other 4xx is final, since a 400 may follow a partial write (out of order,
-/// duplicate, out of bounds) and would fail again.
-pub fn classify_status(status: u16) -> Verdict {
-    match status {
-        200..=299 => Verdict::Accepted,
-        429 | 500..=599 => Verdict::Retry,
-        400..=499 => Verdict::Rejected(RejectClass::Client),
-        _ => Verdict::Rejected(RejectClass::Other),
-    }
-}
-
-/// The verdict of a request that got no response: connection errors and timeouts are retried;
-/// a request that could not even be built never will be.
-fn classify_error(error: &reqwest::Error) -> Verdict {
-    if error.is_builder() {
-        Verdict::Rejected(RejectClass::Other)
-    } else {
-        Verdict::Retry
-    }
-}
-
-/// Everything the exporter needs, validated by [`super::RemoteWriteConfig::build`].
-#[derive(Debug)]
-pub(super) struct Settings {
-    pub endpoint: String,
-    pub tenant_header: Option<HeaderName>,
-    pub options: EncodeOptions,
-    pub shards: usize,
-    pub max_samples: usize,
-    pub max_age: Duration,
-    pub retry: RetryConfig,
-    pub http: HttpClient,
-}
-
-/// The running `prometheus_remote_write` exporter.
-#[derive(Debug)]
-pub struct RemoteWriteExporter {
-    settings: Settings,
-}
-
-impl RemoteWriteExporter {
-    pub(super) fn new(settings: Settings) -> Self {
-        RemoteWriteExporter { settings }
-    }
-}
-
-impl Exporter for RemoteWriteExporter {
-    fn run(self: Box<Self>, input: ExporterInput) -> ExporterTask {
-        Box::pin(Runner::new(self.settings, input).run())
-    }
-}
-
-/// Where a tenant's requests go: URL and tenant header value.
-#[derive(Clone)]
-struct Target {
-    url: Url,
-    tenant_header: Option<HeaderValue>,
-}
-
-/// A sealed request of one shard.
-struct Request {
-    tenant: TenantId,
-    target: Target,
-    delivery: Arc<Delivery>,
-    body: Bytes,
-    samples: u64,
-}
-
-/// A (tenant, shard) pair.
-type ShardKey = (TenantId, usize);
+use crate::pipeline::stats::{Delivery, DropReason};
 
 /// One shard of a tenant: pending samples, sealed requests, and whether one is in flight.
 struct Shard {
@@ -191,18 +80,7 @@ struct TenantState {
     shards: Vec<Shard>,
 }
 
-/// What the sending tasks share.
-struct Sender {
-    retry: RetryConfig,
-    http: HttpClient,
-    tenant_header: Option<HeaderName>,
-    sequence: AtomicU64,
-    retry_log: LogLimiter,
-    reject_log: LogLimiter,
-    exhausted_log: LogLimiter,
-}
-
-struct Runner {
+pub(super) struct Runner {
     sender: Arc<Sender>,
     endpoint: String,
     options: EncodeOptions,
@@ -222,7 +100,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(settings: Settings, input: ExporterInput) -> Self {
+    pub(super) fn new(settings: Settings, input: ExporterInput) -> Self {
         let sender = Sender {
             retry: settings.retry,
             http: settings.http,
@@ -251,7 +129,7 @@ impl Runner {
         }
     }
 
-    async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let endpoint = match Url::parse(&self.endpoint) {
             Ok(mut url) => {
                 // Credentials in the URL stay out of the log.
@@ -584,229 +462,9 @@ impl Runner {
     }
 }
 
-/// The result of one attempt.
-enum Attempt {
-    Done(Verdict),
-    Retry(Option<Duration>),
-}
-
-impl Sender {
-    /// Sends one request until it is accepted, rejected, out of retries or stopped, and counts
-    /// the outcome. Returns the shard, for the runner's bookkeeping.
-    async fn deliver(
-        self: Arc<Self>,
-        request: Request,
-        key: ShardKey,
-        mut stop: StopSignal,
-    ) -> ShardKey {
-        let Request {
-            tenant,
-            target,
-            delivery,
-            body,
-            samples,
-        } = request;
-        delivery.add_sent(samples);
-        let seed = mix64(self.sequence.fetch_add(1, Ordering::Relaxed));
-        let mut backoff = Backoff::new(&self.retry, seed);
-        loop {
-            delivery.add_request(body.len() as u64);
-            let attempt = tokio::select! {
-                biased;
-                () = stop.triggered() => {
-                    delivery.add_dropped(DropReason::Shutdown, samples);
-                    return key;
-                }
-                attempt = self.attempt(&tenant, &target, body.clone()) => attempt,
-            };
-            let retry_after = match attempt {
-                Attempt::Done(Verdict::Accepted) => {
-                    delivery.add_accepted(samples);
-                    return key;
-                }
-                Attempt::Done(Verdict::Rejected(class)) => {
-                    delivery.add_rejected(class, samples);
-                    return key;
-                }
-                Attempt::Done(Verdict::Retry) => None,
-                Attempt::Retry(retry_after) => retry_after,
-            };
-            let Some(wait) = backoff.next_wait(retry_after) else {
-                delivery.add_dropped(DropReason::RetriesExhausted, samples);
-                if let Some(suppressed) = self.exhausted_log.allow() {
-                    tracing::error!(
-                        %tenant, samples, retries = backoff.retries(), suppressed,
-                        "Remote write kept failing until the retry budget ran out; samples dropped."
-                    );
-                }
-                return key;
-            };
-            tokio::select! {
-                biased;
-                () = stop.triggered() => {
-                    delivery.add_dropped(DropReason::Shutdown, samples);
-                    return key;
-                }
-                () = tokio::time::sleep(wait) => {}
-            }
-            delivery.add_retried(samples);
-        }
-    }
-
-    /// One POST of `body`, classified.
-    async fn attempt(&self, tenant: &TenantId, target: &Target, body: Bytes) -> Attempt {
-        let mut request = self
-            .http
-            .apply(self.http.client().post(target.url.clone()))
-            .header(CONTENT_ENCODING, HeaderValue::from_static("snappy"))
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-protobuf"),
-            )
-            .header(
-                USER_AGENT,
-                HeaderValue::from_static(concat!("synthtel/", env!("CARGO_PKG_VERSION"))),
-            )
-            .header(VERSION_HEADER, HeaderValue::from_static(PROTOCOL_VERSION));
-        if let (Some(name), Some(value)) = (&self.tenant_header, &target.tenant_header) {
-            request = request.header(name, value.clone());
-        }
-        let response = match request.body(body).send().await {
-            Ok(response) => response,
-            Err(error) => {
-                let verdict = classify_error(&error);
-                if let Some(suppressed) = self.retry_log.allow() {
-                    tracing::warn!(%tenant, %error, suppressed, "Remote write failed to get a response.");
-                }
-                return match verdict {
-                    Verdict::Retry => Attempt::Retry(None),
-                    other => Attempt::Done(other),
-                };
-            }
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, SystemTime::now()));
-        let verdict = classify_status(status.as_u16());
-        // Reading the body lets the connection be reused, and explains a refusal.
-        let body = response.bytes().await.unwrap_or_default();
-        self.log_response(tenant, status, verdict, &body);
-        match verdict {
-            Verdict::Retry => Attempt::Retry(retry_after),
-            other => Attempt::Done(other),
-        }
-    }
-
-    fn log_response(&self, tenant: &TenantId, status: StatusCode, verdict: Verdict, body: &[u8]) {
-        let status = status.as_u16();
-        let body = String::from_utf8_lossy(&body[..body.len().min(LOGGED_BODY_BYTES)]);
-        let body = body.trim_end();
-        match verdict {
-            Verdict::Accepted => {}
-            Verdict::Retry => {
-                if let Some(suppressed) = self.retry_log.allow() {
-                    tracing::warn!(%tenant, status, %body, suppressed, "Remote write will be retried.");
-                }
-            }
-            Verdict::Rejected(_) => {
-                if let Some(suppressed) = self.reject_log.allow() {
-                    tracing::error!(
-                        %tenant, status, %body, suppressed,
-                        "Receiver refused the remote write; its samples are rejected."
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Lets one log through per [`LOG_INTERVAL`], counting the ones held back.
-struct LogLimiter {
-    next: std::sync::Mutex<Option<Instant>>,
-    suppressed: AtomicU64,
-}
-
-impl LogLimiter {
-    fn new() -> Self {
-        LogLimiter {
-            next: std::sync::Mutex::new(None),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(held back since the last log)` when a log may be written now.
-    fn allow(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut next = self
-            .next
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if next.is_some_and(|next| now < next) {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *next = Some(now + LOG_INTERVAL);
-        Some(self.suppressed.swap(0, Ordering::Relaxed))
-    }
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_statuses_by_remote_write_rules() {
-        for status in [200, 204, 202] {
-            assert_eq!(classify_status(status), Verdict::Accepted, "{status}");
-        }
-        for status in [429, 500, 502, 503, 504] {
-            assert_eq!(classify_status(status), Verdict::Retry, "{status}");
-        }
-        for status in [400, 401, 403, 404, 408, 409, 413] {
-            assert_eq!(
-                classify_status(status),
-                Verdict::Rejected(RejectClass::Client),
-                "{status}"
-            );
-        }
-        assert_eq!(classify_status(302), Verdict::Rejected(RejectClass::Other));
-        assert_eq!(classify_status(100), Verdict::Rejected(RejectClass::Other));
-    }
-
-    #[tokio::test]
-    async fn connection_errors_are_retried_and_build_errors_are_not() {
-        crate::exporters::http::install_crypto_provider();
-        let client = reqwest::Client::new();
-        // Port 9 (discard) on loopback refuses connections on test machines.
-        let refused = client
-            .post("http://127.0.0.1:9/")
-            .send()
-            .await
-            .expect_err("refused");
-        assert_eq!(classify_error(&refused), Verdict::Retry);
-        let unbuildable = client.post("not a url").send().await.expect_err("bad url");
-        assert_eq!(
-            classify_error(&unbuildable),
-            Verdict::Rejected(RejectClass::Other)
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn log_limiter_lets_one_through_per_interval() {
-        let limiter = LogLimiter::new();
-        assert_eq!(limiter.allow(), Some(0));
-        assert_eq!(limiter.allow(), None);
-        tokio::time::advance(LOG_INTERVAL).await;
-        assert_eq!(limiter.allow(), Some(1));
     }
 }
