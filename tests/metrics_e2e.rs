@@ -177,7 +177,12 @@ exporters = ["prom"]
         |result| result.len() == 2,
     );
     assert_eq!(tenants.len(), 2);
-    let series = prometheus.query("process_start_time_seconds{tenant=\"acme\",job=\"checkout\"}");
+    // Series travel in different shards, so each family is waited for on its own.
+    let series = prometheus.wait_for(
+        "process_start_time_seconds{tenant=\"acme\",job=\"checkout\"}",
+        Duration::from_secs(30),
+        |result| result.len() == 2,
+    );
     assert_eq!(series.len(), 2, "two instances: {series:?}");
     for labels in series.iter().map(|s| &s["metric"]) {
         assert!(
