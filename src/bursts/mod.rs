@@ -110,9 +110,16 @@ impl Burst {
             }
             return State::Running;
         }
+        // A simulation runs behind the clock: world anomalies keep showing in emitted data
+        // until it has simulated past the window's end.
+        let lag = if self.anomalies.iter().any(|a| a.kind.layer() == Layer::World) {
+            crate::sources::simulation::LAG_NS
+        } else {
+            0
+        };
         if now_ns < self.start_ns {
             State::Pending
-        } else if now_ns < self.end_ns {
+        } else if now_ns < self.end_ns + lag {
             State::Running
         } else {
             State::Completed
