@@ -112,7 +112,11 @@ impl Burst {
         }
         // A simulation runs behind the clock: world anomalies keep showing in emitted data
         // until it has simulated past the window's end.
-        let lag = if self.anomalies.iter().any(|a| a.kind.layer() == Layer::World) {
+        let lag = if self
+            .anomalies
+            .iter()
+            .any(|a| a.kind.layer() == Layer::World)
+        {
             crate::sources::simulation::LAG_NS
         } else {
             0
