@@ -6,6 +6,7 @@
 
 pub mod file;
 pub mod http;
+pub mod log_limiter;
 pub mod loki;
 pub mod otlp;
 pub mod remote_write;

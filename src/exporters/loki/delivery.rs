@@ -13,6 +13,7 @@
 //! [`ExporterInput`] does not say which mode runs yet. A single incoming batch larger than
 //! `batch.max_bytes` is sent whole rather than split.
 
+use crate::exporters::log_limiter::LogLimiter;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,9 +39,6 @@ pub const TENANT_QUEUE_REQUESTS: usize = 4;
 
 /// Longest part of a response body written to the log.
 const LOGGED_BODY_BYTES: usize = 1024;
-
-/// Shortest time between two logs of the same kind of failure.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a response means for the records of the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -600,36 +598,6 @@ fn merge(into: &mut LogBatch, from: &LogBatch) {
     }));
 }
 
-/// Lets one log through per [`LOG_INTERVAL`], counting the ones held back.
-struct LogLimiter {
-    next: std::sync::Mutex<Option<Instant>>,
-    suppressed: AtomicU64,
-}
-
-impl LogLimiter {
-    fn new() -> Self {
-        LogLimiter {
-            next: std::sync::Mutex::new(None),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(held back since the last log)` when a log may be written now.
-    fn allow(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut next = self
-            .next
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if next.is_some_and(|next| now < next) {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *next = Some(now + LOG_INTERVAL);
-        Some(self.suppressed.swap(0, Ordering::Relaxed))
-    }
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -711,7 +679,7 @@ mod tests {
         assert_eq!(limiter.allow(), Some(0));
         assert_eq!(limiter.allow(), None);
         assert_eq!(limiter.allow(), None);
-        tokio::time::advance(LOG_INTERVAL).await;
+        tokio::time::advance(crate::exporters::log_limiter::LOG_INTERVAL).await;
         assert_eq!(limiter.allow(), Some(2));
     }
 }

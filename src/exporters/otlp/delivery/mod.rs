@@ -24,8 +24,8 @@ mod runner;
 mod seal;
 mod send;
 
+use crate::exporters::log_limiter::LogLimiter;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,7 +34,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use reqwest::Url;
 use reqwest::header::HeaderName;
-use tokio::time::Instant;
 use tonic::transport::Endpoint;
 
 use super::{Compression, Protocol};
@@ -56,9 +55,6 @@ pub const LANE_QUEUE_REQUESTS: usize = 4;
 
 /// Longest part of a response body or error message written to the log.
 const LOGGED_BODY_BYTES: usize = 1024;
-
-/// Shortest time between two logs of the same kind of failure.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a response means for the records of the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,36 +188,6 @@ struct Request {
 }
 
 type LaneKey = (TenantId, Signal);
-
-/// Lets one log through per [`LOG_INTERVAL`], counting the ones held back.
-struct LogLimiter {
-    next: std::sync::Mutex<Option<Instant>>,
-    suppressed: AtomicU64,
-}
-
-impl LogLimiter {
-    fn new() -> Self {
-        LogLimiter {
-            next: std::sync::Mutex::new(None),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(held back since the last log)` when a log may be written now.
-    fn allow(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut next = self
-            .next
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if next.is_some_and(|next| now < next) {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *next = Some(now + LOG_INTERVAL);
-        Some(self.suppressed.swap(0, Ordering::Relaxed))
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -21,14 +21,13 @@
 mod runner;
 mod send;
 
+use crate::exporters::log_limiter::LogLimiter;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{HeaderName, HeaderValue};
-use tokio::time::Instant;
 
 use super::encode::EncodeOptions;
 use crate::exporters::http::HttpClient;
@@ -44,9 +43,6 @@ pub const SHARD_QUEUE_REQUESTS: usize = 4;
 
 /// Longest part of a response body written to the log.
 const LOGGED_BODY_BYTES: usize = 1024;
-
-/// Shortest time between two logs of the same kind of failure.
-const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `X-Prometheus-Remote-Write-Version`.
 const VERSION_HEADER: HeaderName = HeaderName::from_static("x-prometheus-remote-write-version");
@@ -123,36 +119,6 @@ struct Request {
 
 /// A (tenant, shard) pair.
 type ShardKey = (TenantId, usize);
-
-/// Lets one log through per [`LOG_INTERVAL`], counting the ones held back.
-struct LogLimiter {
-    next: std::sync::Mutex<Option<Instant>>,
-    suppressed: AtomicU64,
-}
-
-impl LogLimiter {
-    fn new() -> Self {
-        LogLimiter {
-            next: std::sync::Mutex::new(None),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(held back since the last log)` when a log may be written now.
-    fn allow(&self) -> Option<u64> {
-        let now = Instant::now();
-        let mut next = self
-            .next
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if next.is_some_and(|next| now < next) {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *next = Some(now + LOG_INTERVAL);
-        Some(self.suppressed.swap(0, Ordering::Relaxed))
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -46,6 +46,6 @@ async fn log_limiter_lets_one_through_per_interval() {
     let limiter = LogLimiter::new();
     assert_eq!(limiter.allow(), Some(0));
     assert_eq!(limiter.allow(), None);
-    tokio::time::advance(LOG_INTERVAL).await;
+    tokio::time::advance(crate::exporters::log_limiter::LOG_INTERVAL).await;
     assert_eq!(limiter.allow(), Some(1));
 }
